@@ -1,0 +1,247 @@
+/*
+ * sentinel_pool: a thread-safe pool of hiredis connections to the current
+ * master of a Redis deployment managed by Redis Sentinel.
+ *
+ * THREAD-SAFETY CONTRACT
+ *  - A pool_t may be used from any number of threads at once: pool_get_writer(),
+ *    pool_put(), pool_stats() and pool_strerror() are thread-safe.
+ *  - A borrowed redisContext belongs to the borrowing thread until pool_put():
+ *    use it with plain hiredis calls, never share it, never free it yourself.
+ *  - pool_create() and pool_destroy() are not re-entrant for the same pool:
+ *    call pool_destroy() once, after which no thread may call into that pool
+ *    except to pool_put() connections it still holds (see pool_destroy()).
+ *  - Callbacks (log, event) run on library threads (a worker in a pool_* call
+ *    or the pool's background thread), never while a library lock is held.
+ *    pool_destroy() waits for running callbacks to return.
+ *  - The library keeps no global mutable state: everything hangs off the pool.
+ *
+ * ERRORS: every fallible call returns 0 or a negative POOL_E* code;
+ * pool_strerror() turns any int into a static string.
+ *
+ * SIGPIPE: hiredis writes with write(2), so writing to a connection the peer
+ * has closed raises SIGPIPE, whose default action ends the process. The
+ * library blocks SIGPIPE around its own writes (on the calling thread only).
+ * For the caller's writes on a borrowed connection, either ignore SIGPIPE in
+ * the application (signal(SIGPIPE, SIG_IGN), as most servers do), or set
+ * pool_options_t.ignore_sigpipe = 1 so pool_create() does it for you when the
+ * disposition is still the default.
+ */
+#ifndef SENTINEL_POOL_H
+#define SENTINEL_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <hiredis/hiredis.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version: the single source; CMake reads these three lines. */
+#define SENTINEL_POOL_VERSION_MAJOR 0
+#define SENTINEL_POOL_VERSION_MINOR 1
+#define SENTINEL_POOL_VERSION_PATCH 0
+#define SENTINEL_POOL_VERSION_NUM                                                                  \
+    ((SENTINEL_POOL_VERSION_MAJOR * 10000) + (SENTINEL_POOL_VERSION_MINOR * 100) +                 \
+     SENTINEL_POOL_VERSION_PATCH)
+
+#if defined(SENTINEL_POOL_STATIC)
+#define POOL_EXPORT
+#elif defined(__GNUC__)
+#define POOL_EXPORT __attribute__((visibility("default")))
+#else
+#define POOL_EXPORT
+#endif
+
+/* Error codes: name, value, message. One list makes the enum, pool_strerror()
+ * and pool_err_name(), so they cannot drift apart. */
+#define POOL_ERRNO_MAP(X)                                                                          \
+    X(ETIMEDOUT, -1, "timed out waiting for a connection")                                        \
+    X(ENOMASTER, -2, "no master known")                                                            \
+    X(ECONNECT, -3, "could not connect to the server")                                             \
+    X(EAUTH, -4, "authentication failed")                                                          \
+    X(EINVAL, -5, "invalid option or argument")                                                    \
+    X(ESHUTDOWN, -6, "pool is shutting down")                                                      \
+    X(ENOMEM, -7, "out of memory")                                                                 \
+    X(EPROTO, -8, "unexpected or malformed reply")                                                 \
+    X(ENOTMASTER, -9, "node is not a master (ROLE check failed)")                                  \
+    X(ENOSENTINEL, -10, "no sentinel reachable")                                                   \
+    X(EUNKNOWNMASTER, -11, "the sentinels do not know this master name")                           \
+    X(EIO, -12, "I/O error or connection lost")                                                    \
+    X(ETHREAD, -13, "could not create a thread or lock")                                           \
+    X(ELIMIT, -14, "reply exceeds the configured size limits")                                     \
+    X(ENOREPLICA, -15, "no replica qualifies")                                                     \
+    X(ENOTPOOLED, -16, "connection does not belong to this pool")
+
+typedef enum {
+    POOL_OK = 0,
+#define POOL_ERR_ENUM_(name, value, msg) POOL_##name = (value),
+    POOL_ERRNO_MAP(POOL_ERR_ENUM_)
+#undef POOL_ERR_ENUM_
+} pool_err_t;
+
+/* ROLE validation before a connection is handed out by pool_get_writer(). */
+typedef enum {
+    POOL_VALIDATE_NEVER = 0,  /* trust the pool's view of the master */
+    POOL_VALIDATE_IDLE = 1,   /* ROLE when the connection sat idle >= validate_idle_ms */
+    POOL_VALIDATE_ALWAYS = 2, /* ROLE on every checkout: one extra round trip */
+} pool_validate_t;
+
+typedef enum {
+    POOL_LOG_ERROR = 0,
+    POOL_LOG_WARN = 1,
+    POOL_LOG_INFO = 2,
+    POOL_LOG_DEBUG = 3,
+} pool_log_level_t;
+
+/* Log callback: msg is valid only during the call. */
+typedef void (*pool_log_fn)(void *userdata, pool_log_level_t level, const char *msg);
+
+typedef enum {
+    POOL_EVENT_SWITCH_MASTER = 1,     /* writer moved: old -> new, generation bumped */
+    POOL_EVENT_MASTER_LOST = 2,       /* writer fenced: no master known for now */
+    POOL_EVENT_SENTINEL_LOST = 3,     /* a sentinel stopped answering */
+    POOL_EVENT_SENTINEL_ADDED = 4,    /* a sentinel was discovered */
+    POOL_EVENT_VALIDATION_FAILED = 5, /* ROLE on a node did not say master */
+    POOL_EVENT_WRITER_SUSPECT = 6,    /* READONLY/MASTERDOWN reply seen by a caller */
+    POOL_EVENT_CONNECTION_LEAK = 7,   /* a connection was borrowed past leak_threshold_ms */
+} pool_event_type_t;
+
+typedef struct pool_event {
+    pool_event_type_t type;
+    const char *old_host; /* may be NULL */
+    int old_port;
+    const char *new_host; /* may be NULL */
+    int new_port;
+    uint64_t generation; /* writer generation after the event */
+    const char *detail;  /* human-readable text, never NULL */
+} pool_event_t;
+
+/* Event callback: the event and its strings are valid only during the call. */
+typedef void (*pool_event_fn)(void *userdata, const pool_event_t *event);
+
+/* Options. Initialise with pool_options_init() and change what you need; the
+ * library copies every string at pool_create(), so the caller may free or
+ * reuse the struct right after. A zero or NULL means "the default" only where
+ * stated. Defaults in [brackets]. */
+typedef struct pool_options {
+    /* Where the master is: either master_name + sentinels, or master_addr. */
+    const char *master_name;       /* name monitored by the sentinels [NULL] */
+    const char *sentinels;         /* "host:port,host:port,[::1]:26379" [NULL] */
+    const char *master_addr;       /* static "host:port" without Sentinel [NULL] */
+    const char *sentinel_username; /* ACL user for the sentinels [NULL] */
+    const char *sentinel_password; /* AUTH for the sentinels [NULL] */
+    int lazy_start;                /* 1: pool_create() succeeds with no sentinel up [0] */
+    int sentinel_timeout_ms;       /* one sentinel round trip, connect included [500] */
+    int sentinel_poll_ms;          /* re-query the master address this often [1000] */
+
+    /* Pool size and timing. */
+    int max_connections;     /* connections to the writer [16] (1..4096) */
+    int min_idle;            /* keep this many open when idle [0] */
+    int checkout_timeout_ms; /* longest pool_get_writer() wait [2000] */
+    int connect_timeout_ms;  /* TCP connect + handshake [1000] */
+    int command_timeout_ms;  /* socket read/write timeout on borrowed connections [2000] */
+    int idle_timeout_ms;     /* close connections idle longer [60000]; 0 = never */
+
+    /* Data node login and setup. */
+    const char *username;    /* ACL user for data nodes [NULL] */
+    const char *password;    /* AUTH for data nodes [NULL] */
+    int database;            /* SELECT this db when non-zero [0] */
+    const char *client_name; /* CLIENT SETNAME [sentinel_pool]; "" = do not set */
+
+    /* Validation. */
+    pool_validate_t validate; /* [POOL_VALIDATE_IDLE] */
+    int validate_idle_ms;     /* idle window for POOL_VALIDATE_IDLE [1000] */
+    int health_check_ping;    /* 1: PING on checkout [0] */
+
+    /* Reply limits: a reply beyond them fails its connection cleanly. */
+    long long max_reply_elements; /* elements of one array [1048576] */
+    long long max_reply_bulk;     /* bytes of one string [536870912] */
+
+    int ignore_sigpipe; /* 1: set SIGPIPE to SIG_IGN if it is SIG_DFL [0] */
+    int leak_threshold_ms; /* report connections borrowed longer [0 = off] */
+
+    pool_log_fn log_fn;         /* [NULL] */
+    void *log_userdata;         /* [NULL] */
+    pool_log_level_t log_level; /* most verbose level delivered [POOL_LOG_WARN] */
+    pool_event_fn event_fn;     /* [NULL] */
+    void *event_userdata;       /* [NULL] */
+} pool_options_t;
+
+typedef struct pool pool_t;
+
+typedef struct pool_stats {
+    uint64_t generation;          /* current writer generation (1 = first master) */
+    uint64_t created;             /* connections opened */
+    uint64_t closed;              /* connections closed, for any reason */
+    uint64_t in_use;              /* borrowed right now */
+    uint64_t idle;                /* open and in the pool right now */
+    uint64_t checkouts;           /* successful pool_get_writer() */
+    uint64_t waits;               /* checkouts that had to sleep for a connection */
+    uint64_t checkout_timeouts;   /* checkouts that returned POOL_ETIMEDOUT */
+    uint64_t validations;         /* ROLE checks run */
+    uint64_t validation_failures; /* ROLE checks that did not say master */
+    uint64_t health_failures;     /* checkout peek or PING found a dead connection */
+    uint64_t connect_failures;    /* connect/handshake attempts that failed */
+    /* Evictions by reason: */
+    uint64_t evicted_broken;      /* c->err set, or unread data left, on put */
+    uint64_t evicted_idle;        /* idle past idle_timeout_ms */
+    uint64_t evicted_stale;       /* opened under an older writer generation */
+    uint64_t evicted_readonly;    /* saw -READONLY or -MASTERDOWN */
+    uint64_t evicted_limit;       /* reply exceeded max_reply_elements/bulk */
+    uint64_t evicted_shutdown;    /* closed by pool_destroy() */
+    uint64_t leaks_reported;      /* borrowed past leak_threshold_ms */
+    uint64_t readonly_replies;    /* -READONLY/-MASTERDOWN replies seen by callers */
+} pool_stats_t;
+
+/* Fill *opts with the documented defaults. Thread-safe; opts must not be NULL. */
+POOL_EXPORT void pool_options_init(pool_options_t *opts);
+
+/* Create a pool. On success returns 0 and stores the pool in *out; on failure
+ * returns a negative POOL_E* code and leaves *out NULL. With sentinels and
+ * !lazy_start it resolves the master first: POOL_ENOSENTINEL when no sentinel
+ * answers, POOL_EUNKNOWNMASTER when none knows master_name, POOL_ENOTMASTER
+ * when the named node's ROLE is not master. Connections open lazily. */
+POOL_EXPORT int pool_create(const pool_options_t *opts, pool_t **out);
+
+/* Destroy the pool: stops the background thread, wakes every thread blocked
+ * in pool_get_writer() with POOL_ESHUTDOWN, closes idle connections. Borrowed
+ * connections stay valid until their holder calls pool_put(), which then
+ * closes them; the pool's memory is released when the last one comes back.
+ * Accepts NULL. Call once; no other call may start on the pool after it. */
+POOL_EXPORT void pool_destroy(pool_t *pool);
+
+/* Borrow a connection to the current master. Blocks up to
+ * checkout_timeout_ms. Returns 0 and the context in *out, or POOL_ETIMEDOUT,
+ * POOL_ENOMASTER, POOL_ENOTMASTER, POOL_ECONNECT, POOL_EAUTH, POOL_ESHUTDOWN.
+ * The context is connected, authenticated, on the right database, and per the
+ * validation policy confirmed as master. Thread-safe. */
+POOL_EXPORT int pool_get_writer(pool_t *pool, redisContext **out);
+
+/* Return a borrowed connection. Connections with c->err set, unread replies,
+ * a READONLY/MASTERDOWN reply, or from an older writer generation are closed
+ * instead of reused. NULL c is ignored. Thread-safe. Returns nothing: a
+ * context that does not belong to the pool is logged and left alone. */
+POOL_EXPORT void pool_put(pool_t *pool, redisContext *c);
+
+/* Copy the counters into *out. Thread-safe; figures are a consistent-enough
+ * snapshot (each counter is exact, they are not read atomically together). */
+POOL_EXPORT int pool_stats(pool_t *pool, pool_stats_t *out);
+
+/* Current writer address (host copied into host[hostlen]) and generation;
+ * POOL_ENOMASTER when none is known. Thread-safe. */
+POOL_EXPORT int pool_current_master(pool_t *pool, char *host, size_t hostlen, int *port,
+                                    uint64_t *generation);
+
+/* Static message for any code, known or not. */
+POOL_EXPORT const char *pool_strerror(int err);
+/* Static symbolic name, e.g. "POOL_ETIMEDOUT"; "POOL_UNKNOWN" for others. */
+POOL_EXPORT const char *pool_err_name(int err);
+/* "0.1.0" */
+POOL_EXPORT const char *pool_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SENTINEL_POOL_H */

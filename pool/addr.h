@@ -1,0 +1,33 @@
+/* Address parsing: "host:port", "[v6]:port", and comma lists of them. Pure
+ * functions (no I/O, no allocation except the list), so they can be fuzzed. */
+#ifndef SPOOL_ADDR_H
+#define SPOOL_ADDR_H
+
+#include <stddef.h>
+
+#define SPOOL_HOST_MAX 256 /* a DNS name is at most 253 bytes */
+
+typedef struct spool_addr {
+    char host[SPOOL_HOST_MAX]; /* IPv6 literals are stored without brackets */
+    int port;                  /* 1..65535 */
+} spool_addr;
+
+/* Parse one address from s[0..len). Accepts "host:port", "[v6]:port",
+ * surrounding spaces. Returns 0 or POOL_EINVAL. */
+int spool_addr_parse(const char *s, size_t len, spool_addr *out);
+
+/* Parse a port given as decimal text (no sign, no spaces): 1..65535 or -1. */
+int spool_port_parse(const char *s, size_t len);
+
+/* Validate a host as received from a server (no spaces, no control bytes,
+ * 1..SPOOL_HOST_MAX-1 bytes) and copy it into out. 0 or POOL_EPROTO. */
+int spool_host_copy(const char *s, size_t len, char out[SPOOL_HOST_MAX]);
+
+/* Parse "a:1,b:2,[::1]:3" into a malloc'd array (free with free()). Empty
+ * entries are an error. Returns 0, POOL_EINVAL or POOL_ENOMEM. */
+int spool_addr_list_parse(const char *s, spool_addr **out, size_t *count);
+
+/* Format host:port, bracketing IPv6 literals, into buf; returns buf. */
+const char *spool_addr_format(const char *host, int port, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,232 @@
+/* One connection: open it, log it in, ask its role, check it is alive, and
+ * watch every reply it reads for the signs of a demoted master. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "pool/net.h"
+#include "pool/pool_internal.h"
+
+int64_t spool_coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- Reply wrappers ------------------------------------------------------
+ * hiredis lets a reader carry its own reply-object functions and a privdata
+ * pointer that every read task sees. We wrap the defaults to mark a
+ * connection that reads -READONLY/-MASTERDOWN (passively, whatever command
+ * the caller ran) and to refuse replies beyond the configured limits before
+ * hiredis allocates them (0.14 has no cap of its own). */
+
+static int starts_with(const char *s, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(s, prefix, n) == 0;
+}
+
+static void *wrap_string(const redisReadTask *t, char *str, size_t len)
+{
+    spool_slot *s = t->privdata;
+    if ((long long)len > s->pool->cfg.max_reply_bulk) {
+        atomic_fetch_or_explicit(&s->flags, SLOT_F_LIMIT, memory_order_relaxed);
+        return NULL;
+    }
+    if (t->type == REDIS_REPLY_ERROR &&
+        (starts_with(str, len, "READONLY") || starts_with(str, len, "MASTERDOWN")))
+        atomic_fetch_or_explicit(&s->flags, SLOT_F_READONLY, memory_order_relaxed);
+    return s->orig_fns->createString(t, str, len);
+}
+
+static void *wrap_array(const redisReadTask *t, int elements)
+{
+    spool_slot *s = t->privdata;
+    if ((long long)elements > s->pool->cfg.max_reply_elements) {
+        atomic_fetch_or_explicit(&s->flags, SLOT_F_LIMIT, memory_order_relaxed);
+        return NULL;
+    }
+    return s->orig_fns->createArray(t, elements);
+}
+
+static void *wrap_integer(const redisReadTask *t, long long value)
+{
+    spool_slot *s = t->privdata;
+    return s->orig_fns->createInteger(t, value);
+}
+
+static void *wrap_nil(const redisReadTask *t)
+{
+    spool_slot *s = t->privdata;
+    return s->orig_fns->createNil(t);
+}
+
+void spool_conn_init_reply_fns(pool_t *p)
+{
+    p->reply_fns.createString = wrap_string;
+    p->reply_fns.createArray = wrap_array;
+    p->reply_fns.createInteger = wrap_integer;
+    p->reply_fns.createNil = wrap_nil;
+    /* freeObject gets no task, so it cannot find the slot; hiredis' default
+     * is the public freeReplyObject, which is what we wrap. */
+    p->reply_fns.freeObject = freeReplyObject;
+}
+
+static void install_wrappers(pool_t *p, spool_slot *s, redisContext *c)
+{
+    s->orig_fns = c->reader->fn;
+    c->reader->fn = &p->reply_fns;
+    c->reader->privdata = s;
+    atomic_store_explicit(&s->flags, 0, memory_order_relaxed);
+}
+
+/* ---- Handshake ------------------------------------------------------------ */
+
+static int is_error(const redisReply *r) { return r->type == REDIS_REPLY_ERROR; }
+
+static int role_from_info(pool_t *p, redisContext *c, int64_t deadline_ns, spool_role *out)
+{
+    redisReply *r = NULL;
+    const char *argv[] = {"INFO", "replication"};
+    int rc = spool_command(c, deadline_ns, -1, &r, 2, argv);
+    if (rc != 0)
+        return rc;
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+        rc = spool_role_parse_info(r->str, r->len, out);
+    else
+        rc = starts_with(r->str ? r->str : "", r->len, "NOPERM") ? POOL_EAUTH : POOL_EPROTO;
+    freeReplyObject(r);
+    (void)p;
+    return rc;
+}
+
+/* Interpret a ROLE reply; on an ACL refusal switch the pool to INFO. */
+static int role_from_reply(pool_t *p, redisContext *c, const redisReply *r, int64_t deadline_ns,
+                           spool_role *out)
+{
+    if (!is_error(r))
+        return spool_role_parse(r, out);
+    if (starts_with(r->str, r->len, "NOAUTH"))
+        return POOL_EAUTH;
+    if (!starts_with(r->str, r->len, "NOPERM"))
+        return POOL_EPROTO;
+    pthread_mutex_lock(&p->mu);
+    int first = !p->role_denied;
+    p->role_denied = 1;
+    pthread_mutex_unlock(&p->mu);
+    if (first)
+        spool_log(p, POOL_LOG_WARN, "ROLE denied by ACL, validating with INFO replication");
+    return role_from_info(p, c, deadline_ns, out);
+}
+
+static int role_denied(pool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int denied = p->role_denied;
+    pthread_mutex_unlock(&p->mu);
+    return denied;
+}
+
+int spool_conn_role(pool_t *p, redisContext *c, int64_t deadline_ns, spool_role *out)
+{
+    if (role_denied(p))
+        return role_from_info(p, c, deadline_ns, out);
+    redisReply *r = NULL;
+    const char *argv[] = {"ROLE"};
+    int rc = spool_command(c, deadline_ns, -1, &r, 1, argv);
+    if (rc != 0)
+        return rc;
+    rc = role_from_reply(p, c, r, deadline_ns, out);
+    freeReplyObject(r);
+    return rc;
+}
+
+int spool_conn_ping(pool_t *p, redisContext *c, int64_t deadline_ns)
+{
+    (void)p;
+    redisReply *r = NULL;
+    const char *argv[] = {"PING"};
+    int rc = spool_command(c, deadline_ns, -1, &r, 1, argv);
+    if (rc != 0)
+        return rc;
+    rc = (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0) ? 0 : POOL_EPROTO;
+    freeReplyObject(r);
+    return rc;
+}
+
+int spool_conn_peek(const redisContext *c)
+{
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    return POOL_EIO; /* 0: closed by the peer; >0: bytes nobody asked for */
+}
+
+int spool_conn_open(pool_t *p, spool_slot *s, const char *host, int port, int64_t deadline_ns,
+                    int check_role, spool_role *role_out, redisContext **out)
+{
+    const spool_config *cfg = &p->cfg;
+    *out = NULL;
+    redisContext *c = NULL;
+    int rc = spool_connect(host, port, deadline_ns, cfg->command_timeout_ms, &c);
+    if (rc != 0)
+        return rc == POOL_ETIMEDOUT ? POOL_ECONNECT : rc;
+    install_wrappers(p, s, c);
+
+    spool_cmd cmds[4];
+    int n = 0, auth_at = -1, select_at = -1, role_at = -1;
+    char db[16];
+    if (cfg->password != NULL) {
+        auth_at = n;
+        cmds[n] = cfg->username != NULL
+                      ? (spool_cmd){3, {"AUTH", cfg->username, cfg->password}}
+                      : (spool_cmd){2, {"AUTH", cfg->password}};
+        n++;
+    }
+    if (cfg->database != 0) {
+        snprintf(db, sizeof(db), "%d", cfg->database);
+        select_at = n;
+        cmds[n++] = (spool_cmd){2, {"SELECT", db}};
+    }
+    if (cfg->client_name != NULL && cfg->client_name[0] != '\0')
+        cmds[n++] = (spool_cmd){3, {"CLIENT", "SETNAME", cfg->client_name}};
+    int use_info = check_role && role_denied(p);
+    if (check_role && !use_info) {
+        role_at = n;
+        cmds[n++] = (spool_cmd){1, {"ROLE"}};
+    }
+
+    redisReply *replies[4] = {NULL, NULL, NULL, NULL};
+    if (n > 0)
+        rc = spool_roundtrip(c, deadline_ns, -1, (size_t)n, cmds, replies,
+                             cfg->max_reply_bulk + 1024);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        const redisReply *r = replies[i];
+        if (i == auth_at && is_error(r))
+            rc = POOL_EAUTH;
+        else if (is_error(r) && starts_with(r->str, r->len, "NOAUTH"))
+            rc = POOL_EAUTH;
+        else if (i == select_at && is_error(r))
+            rc = POOL_EINVAL;
+        else if (i == role_at)
+            rc = role_from_reply(p, c, r, deadline_ns, role_out);
+        else if (is_error(r))
+            spool_log(p, POOL_LOG_WARN, "handshake: %s refused: %s", cmds[i].argv[0], r->str);
+    }
+    for (int i = 0; i < n; i++)
+        if (replies[i] != NULL)
+            freeReplyObject(replies[i]);
+    if (rc == 0 && use_info)
+        rc = role_from_info(p, c, deadline_ns, role_out);
+    if (rc != 0) {
+        redisFree(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}

@@ -1,0 +1,319 @@
+/* The network boundary: every connect and every round trip the library makes
+ * itself ends by one overall deadline. hiredis 0.14's socket timeout applies
+ * per recv(), so a server dribbling bytes could stretch it without bound;
+ * here each wait is a poll() against the time that is left. */
+#define _GNU_SOURCE
+#include "pool/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "sentinel_pool.h"
+
+#define DEFAULT_MAX_BUFFER (64LL * 1024 * 1024)
+
+int64_t spool_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int remaining_ms(int64_t deadline_ns)
+{
+    int64_t left = deadline_ns - spool_now_ns();
+    if (left <= 0)
+        return 0;
+    int64_t ms = (left + 999999) / 1000000;
+    return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+}
+
+static struct timeval ms_to_tv(int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+int spool_map_redis_err(const redisContext *c)
+{
+    if (c == NULL)
+        return POOL_ENOMEM;
+    switch (c->err) {
+    case 0:
+        return 0;
+    case REDIS_ERR_OOM:
+        return POOL_ENOMEM;
+    case REDIS_ERR_PROTOCOL:
+        return POOL_EPROTO;
+    case REDIS_ERR_IO:
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT)
+            return POOL_ETIMEDOUT;
+        return POOL_EIO;
+    default:
+        return POOL_EIO;
+    }
+}
+
+/* Asynchronous name resolution so a slow resolver cannot hold a caller past
+ * its deadline. The request outlives a timed-out caller: whoever drops the
+ * last reference (the caller or glibc's completion thread) frees it. */
+typedef struct lookup {
+    atomic_int refs;
+    struct gaicb cb;
+    struct addrinfo hints;
+    char port[8];
+    char host[];
+} lookup;
+
+static void lookup_unref(lookup *l)
+{
+    if (atomic_fetch_sub(&l->refs, 1) == 1) {
+        if (l->cb.ar_result != NULL)
+            freeaddrinfo(l->cb.ar_result);
+        free(l);
+    }
+}
+
+static void lookup_done(union sigval sv) { lookup_unref(sv.sival_ptr); }
+
+/* Resolve host to a numeric address string in out. */
+static int resolve(const char *host, int port, int64_t deadline_ns, char *out, size_t outlen)
+{
+    size_t hlen = strlen(host);
+    lookup *l = calloc(1, sizeof(*l) + hlen + 1);
+    if (l == NULL)
+        return POOL_ENOMEM;
+    memcpy(l->host, host, hlen + 1);
+    snprintf(l->port, sizeof(l->port), "%d", port);
+    l->hints.ai_family = AF_UNSPEC;
+    l->hints.ai_socktype = SOCK_STREAM;
+    l->cb.ar_name = l->host;
+    l->cb.ar_service = l->port;
+    l->cb.ar_request = &l->hints;
+    atomic_init(&l->refs, 2);
+
+    struct sigevent sev;
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_THREAD;
+    sev.sigev_notify_function = lookup_done;
+    sev.sigev_value.sival_ptr = l;
+    struct gaicb *list[1] = {&l->cb};
+    if (getaddrinfo_a(GAI_NOWAIT, list, 1, &sev) != 0) {
+        free(l);
+        return POOL_ECONNECT;
+    }
+    for (;;) {
+        int ms = remaining_ms(deadline_ns);
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+        const struct gaicb *wait[1] = {&l->cb};
+        int rc = gai_suspend(wait, 1, &ts);
+        if (rc == EAI_INTR)
+            continue;
+        if (gai_error(&l->cb) != EAI_INPROGRESS)
+            break;
+        if (ms == 0 || rc == EAI_AGAIN) {
+            /* Cancelled before it ran: no completion will come, drop both refs. */
+            if (gai_cancel(&l->cb) == EAI_CANCELED)
+                lookup_unref(l);
+            lookup_unref(l);
+            return POOL_ETIMEDOUT;
+        }
+    }
+    int rc = POOL_ECONNECT;
+    if (gai_error(&l->cb) == 0 && l->cb.ar_result != NULL) {
+        const struct addrinfo *ai = l->cb.ar_result;
+        const void *src = ai->ai_family == AF_INET6
+                              ? (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                              : (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
+        if (inet_ntop(ai->ai_family, src, out, (socklen_t)outlen) != NULL)
+            rc = 0;
+    }
+    lookup_unref(l);
+    return rc;
+}
+
+static int is_numeric_host(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+int spool_connect(const char *host, int port, int64_t deadline_ns, int cmd_timeout_ms,
+                  redisContext **out)
+{
+    *out = NULL;
+    char numeric[INET6_ADDRSTRLEN];
+    const char *ip = host;
+    if (!is_numeric_host(host)) {
+        int rc = resolve(host, port, deadline_ns, numeric, sizeof(numeric));
+        if (rc != 0)
+            return rc;
+        ip = numeric;
+    }
+    int ms = remaining_ms(deadline_ns);
+    if (ms == 0)
+        return POOL_ETIMEDOUT;
+    redisContext *c = redisConnectWithTimeout(ip, port, ms_to_tv(ms));
+    if (c == NULL)
+        return POOL_ENOMEM;
+    if (c->err) {
+        int rc = (c->err == REDIS_ERR_IO && errno == ETIMEDOUT) || remaining_ms(deadline_ns) == 0
+                     ? POOL_ETIMEDOUT
+                     : POOL_ECONNECT;
+        redisFree(c);
+        return rc;
+    }
+    if (cmd_timeout_ms > 0 && redisSetTimeout(c, ms_to_tv(cmd_timeout_ms)) != REDIS_OK) {
+        redisFree(c);
+        return POOL_ECONNECT;
+    }
+    *out = c;
+    return 0;
+}
+
+/* Wait until fd is ready for events, or the deadline, or abort_fd fires. */
+static int wait_fd(int fd, short events, int64_t deadline_ns, int abort_fd)
+{
+    for (;;) {
+        struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = abort_fd, .events = POLLIN}};
+        int ms = remaining_ms(deadline_ns);
+        if (ms == 0)
+            return POOL_ETIMEDOUT;
+        int n = poll(p, abort_fd >= 0 ? 2 : 1, ms);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return POOL_EIO;
+        }
+        if (n == 0)
+            continue; /* re-check the clock: poll may wake a little early */
+        if (abort_fd >= 0 && (p[1].revents & POLLIN))
+            return POOL_ESHUTDOWN;
+        if (p[0].revents & (events | POLLERR | POLLHUP))
+            return 0;
+    }
+}
+
+static int send_all(int fd, const char *buf, size_t len, int64_t deadline_ns, int abort_fd)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int rc = wait_fd(fd, POLLOUT, deadline_ns, abort_fd);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        return POOL_EIO;
+    }
+    return 0;
+}
+
+/* Read replies until n are collected; only ever reads when poll() says data
+ * is there, so the blocking socket never blocks past the deadline. */
+static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size_t n,
+                        redisReply **replies, long long max_buffer)
+{
+    size_t got = 0;
+    while (got < n) {
+        void *r = NULL;
+        if (redisGetReplyFromReader(c, &r) != REDIS_OK)
+            return spool_map_redis_err(c) == POOL_ENOMEM ? POOL_ELIMIT : POOL_EPROTO;
+        if (r != NULL) {
+            replies[got++] = r;
+            continue;
+        }
+        if ((long long)(c->reader->len - c->reader->pos) > max_buffer)
+            return POOL_ELIMIT;
+        int rc = wait_fd(c->fd, POLLIN, deadline_ns, abort_fd);
+        if (rc != 0)
+            return rc;
+        if (redisBufferRead(c) != REDIS_OK)
+            return c->err == REDIS_ERR_EOF ? POOL_EIO : spool_map_redis_err(c);
+    }
+    return 0;
+}
+
+int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
+               const spool_cmd *cmds)
+{
+    if (c == NULL || c->err || ncmd == 0 || (c->obuf != NULL && c->obuf[0] != '\0'))
+        return POOL_EIO; /* unsent caller commands would interleave with ours */
+    /* Format all commands into one buffer: one write per round trip. */
+    char *buf = NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < ncmd; i++) {
+        char *cmd = NULL;
+        const char *argv[SPOOL_CMD_MAX_ARGS]; /* hiredis 0.14 wants a non-const array */
+        if (cmds[i].argc <= 0 || cmds[i].argc > SPOOL_CMD_MAX_ARGS) {
+            free(buf);
+            return POOL_EINVAL;
+        }
+        memcpy(argv, cmds[i].argv, sizeof(argv));
+        int clen = redisFormatCommandArgv(&cmd, cmds[i].argc, argv, NULL);
+        if (clen < 0) {
+            free(buf);
+            return POOL_ENOMEM;
+        }
+        char *grown = realloc(buf, len + (size_t)clen);
+        if (grown == NULL) {
+            redisFreeCommand(cmd);
+            free(buf);
+            return POOL_ENOMEM;
+        }
+        buf = grown;
+        memcpy(buf + len, cmd, (size_t)clen);
+        len += (size_t)clen;
+        redisFreeCommand(cmd);
+    }
+    int rc = send_all(c->fd, buf, len, deadline_ns, abort_fd);
+    free(buf);
+    return rc;
+}
+
+int spool_roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
+                    const spool_cmd *cmds, redisReply **replies, long long max_buffer)
+{
+    for (size_t i = 0; i < ncmd; i++)
+        replies[i] = NULL;
+    if (max_buffer <= 0)
+        max_buffer = DEFAULT_MAX_BUFFER;
+    int rc = spool_send(c, deadline_ns, abort_fd, ncmd, cmds);
+    if (rc == 0)
+        rc = read_replies(c, deadline_ns, abort_fd, ncmd, replies, max_buffer);
+    if (rc != 0) {
+        for (size_t i = 0; i < ncmd; i++) {
+            if (replies[i] != NULL)
+                freeReplyObject(replies[i]);
+            replies[i] = NULL;
+        }
+    }
+    return rc;
+}
+
+int spool_command(redisContext *c, int64_t deadline_ns, int abort_fd, redisReply **reply,
+                  int argc, const char **argv)
+{
+    spool_cmd cmd = {.argc = argc};
+    if (argc <= 0 || argc > SPOOL_CMD_MAX_ARGS)
+        return POOL_EINVAL;
+    for (int i = 0; i < argc; i++)
+        cmd.argv[i] = argv[i];
+    *reply = NULL;
+    return spool_roundtrip(c, deadline_ns, abort_fd, 1, &cmd, reply, 0);
+}

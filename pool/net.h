@@ -1,0 +1,50 @@
+/* Network boundary: connect and round trips that end by one overall deadline
+ * however the server dribbles its bytes, with SIGPIPE blocked on our writes.
+ * hiredis' own errors are mapped to POOL_E* codes here and only here. */
+#ifndef SPOOL_NET_H
+#define SPOOL_NET_H
+
+#include <stdint.h>
+#include <hiredis/hiredis.h>
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t spool_now_ns(void);
+static inline int64_t spool_deadline_ms(int ms) { return spool_now_ns() + (int64_t)ms * 1000000; }
+
+/* Connect to host:port (hostname, IPv4 or IPv6 literal) before deadline_ns.
+ * Name resolution is bounded by the deadline too. The returned context is
+ * blocking with a socket timeout of cmd_timeout_ms. 0, POOL_ECONNECT,
+ * POOL_ETIMEDOUT or POOL_ENOMEM. */
+int spool_connect(const char *host, int port, int64_t deadline_ns, int cmd_timeout_ms,
+                  redisContext **out);
+
+/* One command of a round trip: up to 16 arguments, argv[i] NUL-terminated. */
+#define SPOOL_CMD_MAX_ARGS 16
+typedef struct spool_cmd {
+    int argc;
+    const char *argv[SPOOL_CMD_MAX_ARGS];
+} spool_cmd;
+
+/* Send ncmd commands in one write (MSG_NOSIGNAL) before deadline_ns without
+ * reading anything: for SUBSCRIBE, whose confirmations the caller reads. */
+int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
+               const spool_cmd *cmds);
+
+/* Send ncmd commands in one write and read their ncmd replies, all before
+ * deadline_ns, with send(MSG_NOSIGNAL) so a closed peer cannot raise SIGPIPE.
+ * abort_fd >= 0: give up with POOL_ESHUTDOWN when it becomes readable. At
+ * most max_buffer bytes may wait unparsed in the reader (POOL_ELIMIT beyond).
+ * replies[0..ncmd) are set on success (caller frees them); on failure none
+ * are returned and c must be closed. 0, POOL_ETIMEDOUT, POOL_EIO,
+ * POOL_EPROTO, POOL_ENOMEM, POOL_ELIMIT, POOL_ESHUTDOWN. */
+int spool_roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
+                    const spool_cmd *cmds, redisReply **replies, long long max_buffer);
+
+/* One command, a convenience over spool_roundtrip(). */
+int spool_command(redisContext *c, int64_t deadline_ns, int abort_fd, redisReply **reply,
+                  int argc, const char **argv);
+
+/* Map a failed context (c->err) to a POOL_E* code. */
+int spool_map_redis_err(const redisContext *c);
+
+#endif

@@ -1,0 +1,158 @@
+/* Options: documented defaults, validation with a clear message, and owned
+ * copies of every string so the caller may free its struct after create. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool/addr.h"
+#include "pool/pool_internal.h"
+
+void pool_options_init(pool_options_t *o)
+{
+    if (o == NULL)
+        return;
+    memset(o, 0, sizeof(*o));
+    o->sentinel_timeout_ms = 500;
+    o->sentinel_poll_ms = 1000;
+    o->max_connections = 16;
+    o->checkout_timeout_ms = 2000;
+    o->connect_timeout_ms = 1000;
+    o->command_timeout_ms = 2000;
+    o->idle_timeout_ms = 60000;
+    o->client_name = "sentinel_pool";
+    o->validate = POOL_VALIDATE_IDLE;
+    o->validate_idle_ms = 1000;
+    o->max_reply_elements = 1048576;
+    o->max_reply_bulk = 512LL * 1024 * 1024;
+    o->log_level = POOL_LOG_WARN;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (src == NULL)
+        return 0;
+    *dst = strdup(src);
+    return *dst == NULL ? POOL_ENOMEM : 0;
+}
+
+void spool_config_free(spool_config *cfg)
+{
+    char **strs[] = {&cfg->master_name, &cfg->sentinels,         &cfg->master_addr,
+                     &cfg->sentinel_username, &cfg->sentinel_password, &cfg->username,
+                     &cfg->password,     &cfg->client_name};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+}
+
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        return POOL_EINVAL;                                                                        \
+    } while (0)
+
+static int valid_name(const char *s)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) > 127)
+        return 0;
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int check(const pool_options_t *o, char *err, size_t errlen)
+{
+    int has_sentinel = o->sentinels != NULL || o->master_name != NULL;
+    if (has_sentinel && o->master_addr != NULL)
+        BAD("set either master_addr or master_name+sentinels, not both");
+    if (!has_sentinel && o->master_addr == NULL)
+        BAD("no master: set master_addr, or master_name and sentinels");
+    if (has_sentinel) {
+        if (!valid_name(o->master_name))
+            BAD("master_name must be 1..127 printable bytes without spaces");
+        if (o->sentinels == NULL || o->sentinels[0] == '\0')
+            BAD("sentinels must list at least one host:port");
+        spool_addr *list = NULL;
+        size_t n = 0;
+        if (spool_addr_list_parse(o->sentinels, &list, &n) != 0)
+            BAD("sentinels: cannot parse \"%.200s\" (want host:port,[v6]:port)", o->sentinels);
+        free(list);
+    } else {
+        spool_addr a;
+        if (spool_addr_parse(o->master_addr, strlen(o->master_addr), &a) != 0)
+            BAD("master_addr: cannot parse \"%.200s\" (want host:port or [v6]:port)",
+                o->master_addr);
+    }
+    if (o->max_connections < 1 || o->max_connections > SPOOL_MAX_CONNECTIONS)
+        BAD("max_connections must be 1..%d, got %d", SPOOL_MAX_CONNECTIONS, o->max_connections);
+    if (o->min_idle < 0 || o->min_idle > o->max_connections)
+        BAD("min_idle must be 0..max_connections, got %d", o->min_idle);
+    if (o->checkout_timeout_ms < 0)
+        BAD("checkout_timeout_ms must be >= 0, got %d", o->checkout_timeout_ms);
+    if (o->connect_timeout_ms <= 0 || o->command_timeout_ms <= 0 || o->sentinel_timeout_ms <= 0)
+        BAD("connect_timeout_ms, command_timeout_ms and sentinel_timeout_ms must be > 0");
+    if (o->idle_timeout_ms < 0 || o->validate_idle_ms < 0 || o->leak_threshold_ms < 0)
+        BAD("idle_timeout_ms, validate_idle_ms and leak_threshold_ms must be >= 0");
+    if (o->sentinel_poll_ms < 10)
+        BAD("sentinel_poll_ms must be >= 10, got %d", o->sentinel_poll_ms);
+    if (o->validate < POOL_VALIDATE_NEVER || o->validate > POOL_VALIDATE_ALWAYS)
+        BAD("validate must be a pool_validate_t, got %d", (int)o->validate);
+    if (o->database < 0)
+        BAD("database must be >= 0, got %d", o->database);
+    if (o->max_reply_elements < 1 || o->max_reply_bulk < 1)
+        BAD("max_reply_elements and max_reply_bulk must be >= 1");
+    if (o->max_reply_elements > 0x7fffffff)
+        BAD("max_reply_elements must fit an int");
+    if (o->password == NULL && o->username != NULL)
+        BAD("username needs a password");
+    if (o->sentinel_password == NULL && o->sentinel_username != NULL)
+        BAD("sentinel_username needs a sentinel_password");
+    if (o->log_level < POOL_LOG_ERROR || o->log_level > POOL_LOG_DEBUG)
+        BAD("log_level must be a pool_log_level_t");
+    return 0;
+}
+
+int spool_config_init(spool_config *cfg, const pool_options_t *o, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    int rc = check(o, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (dup_opt(&cfg->master_name, o->master_name) || dup_opt(&cfg->sentinels, o->sentinels) ||
+        dup_opt(&cfg->master_addr, o->master_addr) ||
+        dup_opt(&cfg->sentinel_username, o->sentinel_username) ||
+        dup_opt(&cfg->sentinel_password, o->sentinel_password) ||
+        dup_opt(&cfg->username, o->username) || dup_opt(&cfg->password, o->password) ||
+        dup_opt(&cfg->client_name, o->client_name)) {
+        spool_config_free(cfg);
+        snprintf(err, errlen, "out of memory copying options");
+        return POOL_ENOMEM;
+    }
+    cfg->lazy_start = o->lazy_start;
+    cfg->sentinel_timeout_ms = o->sentinel_timeout_ms;
+    cfg->sentinel_poll_ms = o->sentinel_poll_ms;
+    cfg->max_connections = o->max_connections;
+    cfg->min_idle = o->min_idle;
+    cfg->checkout_timeout_ms = o->checkout_timeout_ms;
+    cfg->connect_timeout_ms = o->connect_timeout_ms;
+    cfg->command_timeout_ms = o->command_timeout_ms;
+    cfg->idle_timeout_ms = o->idle_timeout_ms;
+    cfg->database = o->database;
+    cfg->validate = o->validate;
+    cfg->validate_idle_ms = o->validate_idle_ms;
+    cfg->health_check_ping = o->health_check_ping;
+    cfg->max_reply_elements = o->max_reply_elements;
+    cfg->max_reply_bulk = o->max_reply_bulk;
+    cfg->ignore_sigpipe = o->ignore_sigpipe;
+    cfg->leak_threshold_ms = o->leak_threshold_ms;
+    cfg->log_fn = o->log_fn;
+    cfg->log_userdata = o->log_userdata;
+    cfg->log_level = o->log_level;
+    cfg->event_fn = o->event_fn;
+    cfg->event_userdata = o->event_userdata;
+    return 0;
+}

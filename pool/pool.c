@@ -1,0 +1,836 @@
+/* The pool: slots claimed with compare-and-swap on the hot path, a mutex and
+ * a condition variable only for the slow path (opening a connection, waiting
+ * for one, changing the writer). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pool/net.h"
+#include "pool/pool_internal.h"
+
+/* A per-thread hint: the slot this thread used last (HikariCP's trick), so a
+ * thread usually finds "its" connection with one CAS and no shared writes.
+ * Only a hint: it is checked against the pool and the slot's state. */
+static _Thread_local struct {
+    const pool_t *pool;
+    int index;
+} last_slot;
+
+/* A connection is peeked on checkout once it sat idle across at least one
+ * tick of the coarse clock: one returned a moment ago was healthy then, and
+ * the syscall would cost more than the rest of the checkout. */
+#define PEEK_AFTER_IDLE_NS 1
+
+/* ---- Logging and events (never under a lock) ------------------------------ */
+
+void spool_log(pool_t *p, pool_log_level_t level, const char *fmt, ...)
+{
+    if (p->cfg.log_fn == NULL || level > p->cfg.log_level)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    p->cfg.log_fn(p->cfg.log_userdata, level, msg);
+}
+
+void spool_emit(pool_t *p, pool_event_type_t type, const char *old_host, int old_port,
+                const char *new_host, int new_port, const char *fmt, ...)
+{
+    if (p->cfg.event_fn == NULL && p->cfg.log_fn == NULL)
+        return;
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    pool_event_t ev = {
+        .type = type,
+        .old_host = old_host,
+        .old_port = old_port,
+        .new_host = new_host,
+        .new_port = new_port,
+        .generation = atomic_load(&p->generation),
+        .detail = detail,
+    };
+    if (p->cfg.event_fn != NULL)
+        p->cfg.event_fn(p->cfg.event_userdata, &ev);
+    pool_log_level_t level = (type == POOL_EVENT_SWITCH_MASTER || type == POOL_EVENT_SENTINEL_ADDED)
+                                 ? POOL_LOG_INFO
+                                 : POOL_LOG_WARN;
+    spool_log(p, level, "%s (generation %llu)", detail, (unsigned long long)ev.generation);
+}
+
+/* ---- References and slots ----------------------------------------------- */
+
+static void pool_free(pool_t *p)
+{
+    spool_watcher_free(p->watcher);
+    spool_config_free(&p->cfg);
+    pthread_cond_destroy(&p->changed);
+    pthread_cond_destroy(&p->hk_wake);
+    pthread_mutex_destroy(&p->mu);
+    free(p->slots);
+    free(p);
+}
+
+static void pool_unref(pool_t *p)
+{
+    if (atomic_fetch_sub(&p->refs, 1) == 1)
+        pool_free(p);
+}
+
+static void count(_Atomic uint64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
+
+static void close_conn(pool_t *p, spool_slot *s, _Atomic uint64_t *reason)
+{
+    if (s->ctx != NULL) {
+        redisFree(s->ctx);
+        s->ctx = NULL;
+        count(&p->stats.closed);
+        if (reason != NULL)
+            count(reason);
+    }
+}
+
+/* After shutdown every slot ends DEAD exactly once; whoever wins the CAS
+ * closes what is left and drops the slot's pool reference. */
+static void reap_slot(pool_t *p, spool_slot *s)
+{
+    int st = SLOT_IDLE;
+    if (atomic_compare_exchange_strong(&s->state, &st, SLOT_RESERVED)) {
+        close_conn(p, s, &p->stats.evicted_shutdown);
+        atomic_store(&s->state, SLOT_DEAD);
+        pool_unref(p);
+        return;
+    }
+    st = SLOT_EMPTY;
+    if (atomic_compare_exchange_strong(&s->state, &st, SLOT_DEAD))
+        pool_unref(p);
+}
+
+static void wake(pool_t *p, int all)
+{
+    pthread_mutex_lock(&p->mu);
+    if (all)
+        pthread_cond_broadcast(&p->changed);
+    else
+        pthread_cond_signal(&p->changed);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Hand a slot we own (BUSY or RESERVED) back as IDLE or EMPTY. The seq_cst
+ * store followed by the seq_cst loads pairs with a waiter that increments
+ * waiters and then rescans under the mutex: one of the two sees the other,
+ * so no wake-up is lost. May free the pool during shutdown: touch nothing
+ * after it. */
+static void slot_release(pool_t *p, spool_slot *s, int state)
+{
+    atomic_store(&s->state, state);
+    if (atomic_load(&p->shutdown)) {
+        reap_slot(p, s);
+        return;
+    }
+    if (atomic_load(&p->waiters) > 0)
+        wake(p, 0);
+}
+
+static int try_claim(spool_slot *s, int from, int to)
+{
+    int expected = from;
+    return atomic_load_explicit(&s->state, memory_order_relaxed) == from &&
+           atomic_compare_exchange_strong_explicit(&s->state, &expected, to,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+
+static spool_slot *claim_idle(pool_t *p)
+{
+    if (last_slot.pool == p && last_slot.index < p->nslots &&
+        try_claim(&p->slots[last_slot.index], SLOT_IDLE, SLOT_BUSY))
+        return &p->slots[last_slot.index];
+    /* Lowest index first: surplus connections gather at the top and age out. */
+    for (int i = 0; i < p->nslots; i++)
+        if (try_claim(&p->slots[i], SLOT_IDLE, SLOT_BUSY))
+            return &p->slots[i];
+    return NULL;
+}
+
+static spool_slot *claim_empty(pool_t *p)
+{
+    for (int i = 0; i < p->nslots; i++)
+        if (try_claim(&p->slots[i], SLOT_EMPTY, SLOT_RESERVED))
+            return &p->slots[i];
+    return NULL;
+}
+
+/* Close idle connections opened under another generation than gen. */
+static void sweep_stale(pool_t *p, uint64_t gen)
+{
+    for (int i = 0; i < p->nslots; i++) {
+        spool_slot *s = &p->slots[i];
+        if (!try_claim(s, SLOT_IDLE, SLOT_RESERVED))
+            continue;
+        if (s->generation != gen) {
+            close_conn(p, s, &p->stats.evicted_stale);
+            slot_release(p, s, SLOT_EMPTY);
+        } else {
+            slot_release(p, s, SLOT_IDLE);
+        }
+    }
+}
+
+/* ---- The writer ------------------------------------------------------------ */
+
+uint64_t spool_writer_set(pool_t *p, const char *host, int port, const char *why)
+{
+    char old_host[SPOOL_HOST_MAX];
+    pthread_mutex_lock(&p->mu);
+    if (p->writer_known && p->writer_port == port && strcmp(p->writer_host, host) == 0) {
+        uint64_t gen = atomic_load(&p->generation);
+        pthread_mutex_unlock(&p->mu);
+        return gen;
+    }
+    int had_old = p->writer_host[0] != '\0';
+    int old_port = p->writer_port;
+    snprintf(old_host, sizeof(old_host), "%s", p->writer_host);
+    snprintf(p->writer_host, sizeof(p->writer_host), "%s", host);
+    p->writer_port = port;
+    p->writer_known = 1;
+    uint64_t gen = atomic_fetch_add(&p->generation, 1) + 1;
+    pthread_cond_broadcast(&p->changed);
+    pthread_mutex_unlock(&p->mu);
+
+    sweep_stale(p, gen);
+    spool_emit(p, POOL_EVENT_SWITCH_MASTER, had_old ? old_host : NULL, old_port, host, port,
+               "writer is now %s:%d (%s)", host, port, why);
+    return gen;
+}
+
+/* Fence the writer only if the evidence is about the generation in force. */
+static void writer_fence_gen(pool_t *p, uint64_t gen, const char *why)
+{
+    char host[SPOOL_HOST_MAX];
+    pthread_mutex_lock(&p->mu);
+    if (!p->writer_known || atomic_load(&p->generation) != gen) {
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    p->writer_known = 0;
+    int port = p->writer_port;
+    snprintf(host, sizeof(host), "%s", p->writer_host);
+    uint64_t now = atomic_fetch_add(&p->generation, 1) + 1;
+    pthread_cond_broadcast(&p->changed);
+    pthread_mutex_unlock(&p->mu);
+
+    sweep_stale(p, now);
+    spool_emit(p, POOL_EVENT_MASTER_LOST, host, port, NULL, 0, "writer %s:%d fenced: %s", host,
+               port, why);
+}
+
+void spool_writer_fence(pool_t *p, const char *why)
+{
+    writer_fence_gen(p, atomic_load(&p->generation), why);
+}
+
+/* A worker saw the writer misbehave. With a watcher, fence (when the
+ * evidence is conclusive) and ask it to re-resolve now; a static address has
+ * nobody to ask, so the caller just gets the error. */
+static void writer_doubt(pool_t *p, uint64_t gen, int conclusive, const char *why)
+{
+    if (p->watcher == NULL)
+        return;
+    if (conclusive)
+        writer_fence_gen(p, gen, why);
+    spool_watcher_poke(p->watcher);
+}
+
+/* ---- Checkout ------------------------------------------------------------ */
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Evict a connection we hold and hand its slot back empty. */
+static void evict(pool_t *p, spool_slot *s, _Atomic uint64_t *reason)
+{
+    close_conn(p, s, reason);
+    slot_release(p, s, SLOT_EMPTY);
+}
+
+static int role_is_master(pool_t *p, spool_slot *s, const spool_role *role)
+{
+    if (role->kind == SPOOL_ROLE_MASTER)
+        return 1;
+    count(&p->stats.validation_failures);
+    spool_emit(p, POOL_EVENT_VALIDATION_FAILED, s->ctx ? s->ctx->tcp.host : NULL,
+               s->ctx ? s->ctx->tcp.port : 0, NULL, 0, "ROLE on the writer says %s",
+               role->kind == SPOOL_ROLE_REPLICA ? "replica" : "not master");
+    return 0;
+}
+
+/* A claimed idle connection: is it fit to hand out? 0 yes; 1 it was evicted,
+ * try again; POOL_ENOTMASTER it was evicted because ROLE said replica. */
+static int ready_for_writer(pool_t *p, spool_slot *s, int64_t *deadline)
+{
+    uint64_t gen = atomic_load_explicit(&p->generation, memory_order_acquire);
+    if (s->generation != gen) {
+        evict(p, s, &p->stats.evicted_stale);
+        return 1;
+    }
+    const spool_config *cfg = &p->cfg;
+    int64_t idle = spool_coarse_ns() - atomic_load_explicit(&s->last_used_ns, memory_order_relaxed);
+    if (idle >= PEEK_AFTER_IDLE_NS && spool_conn_peek(s->ctx) != 0) {
+        count(&p->stats.health_failures);
+        evict(p, s, &p->stats.evicted_broken);
+        return 1;
+    }
+    int need_role = cfg->validate == POOL_VALIDATE_ALWAYS ||
+                    (cfg->validate == POOL_VALIDATE_IDLE &&
+                     idle >= (int64_t)cfg->validate_idle_ms * 1000000);
+    if (!need_role && !cfg->health_check_ping)
+        return 0;
+    if (*deadline == 0)
+        *deadline = spool_deadline_ms(cfg->checkout_timeout_ms);
+    int64_t rt = min64(*deadline, spool_deadline_ms(cfg->command_timeout_ms));
+    if (cfg->health_check_ping && spool_conn_ping(p, s->ctx, rt) != 0) {
+        count(&p->stats.health_failures);
+        evict(p, s, &p->stats.evicted_broken);
+        return 1;
+    }
+    if (need_role) {
+        spool_role role;
+        count(&p->stats.validations);
+        if (spool_conn_role(p, s->ctx, rt, &role) != 0) {
+            evict(p, s, &p->stats.evicted_broken);
+            return 1;
+        }
+        if (!role_is_master(p, s, &role)) {
+            writer_doubt(p, s->generation, 1, "ROLE on a pooled connection is not master");
+            evict(p, s, &p->stats.evicted_stale);
+            return POOL_ENOTMASTER;
+        }
+    }
+    return 0;
+}
+
+static void hand_out(pool_t *p, spool_slot *s)
+{
+    /* Only the owner writes these: plain load+store, no locked instruction. */
+    uint64_t n = atomic_load_explicit(&s->checkouts, memory_order_relaxed);
+    atomic_store_explicit(&s->checkouts, n + 1, memory_order_relaxed);
+    if (p->cfg.leak_threshold_ms > 0) {
+        atomic_store_explicit(&s->borrower, (unsigned long)pthread_self(), memory_order_relaxed);
+        atomic_fetch_and_explicit(&s->flags, ~SLOT_F_LEAKED, memory_order_relaxed);
+        atomic_store_explicit(&s->borrowed_ns, spool_coarse_ns(), memory_order_release);
+    }
+    last_slot.pool = p;
+    last_slot.index = (int)s->index;
+}
+
+/* Open a connection in an EMPTY slot we reserved. 0: the slot is BUSY and
+ * ready; else the slot was released and a POOL_E* code (or 1: retry). */
+static int open_in_slot(pool_t *p, spool_slot *s, const char *host, int port, uint64_t gen,
+                        int64_t deadline)
+{
+    const spool_config *cfg = &p->cfg;
+    int check = cfg->validate != POOL_VALIDATE_NEVER;
+    spool_role role;
+    redisContext *c = NULL;
+    int64_t d = min64(deadline, spool_deadline_ms(cfg->connect_timeout_ms));
+    int rc = spool_conn_open(p, s, host, port, d, check, &role, &c);
+    if (rc != 0) {
+        count(&p->stats.connect_failures);
+        spool_log(p, POOL_LOG_WARN, "connect to %s:%d failed: %s", host, port, pool_strerror(rc));
+        slot_release(p, s, SLOT_EMPTY);
+        if (rc != POOL_EAUTH && rc != POOL_EINVAL)
+            writer_doubt(p, gen, 0, "connect failed");
+        return rc;
+    }
+    count(&p->stats.created);
+    s->ctx = c;
+    s->generation = gen;
+    atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
+    if (check) {
+        count(&p->stats.validations);
+        if (!role_is_master(p, s, &role)) {
+            writer_doubt(p, gen, 1, "ROLE on a new connection is not master");
+            evict(p, s, &p->stats.evicted_stale);
+            return POOL_ENOTMASTER;
+        }
+    }
+    if (gen != atomic_load(&p->generation)) {
+        evict(p, s, &p->stats.evicted_stale);
+        return 1;
+    }
+    atomic_store(&s->state, SLOT_BUSY);
+    return 0;
+}
+
+static struct timespec to_abs_timespec(int64_t ns)
+{
+    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+    return ts;
+}
+
+/* Anything for a sleeper to do? Called under mu. */
+static int worth_waking(pool_t *p, uint64_t seen_gen)
+{
+    if (atomic_load(&p->shutdown) || atomic_load(&p->generation) != seen_gen)
+        return 1;
+    for (int i = 0; i < p->nslots; i++) {
+        int st = atomic_load(&p->slots[i].state);
+        if (st == SLOT_IDLE || (st == SLOT_EMPTY && p->writer_known))
+            return 1;
+    }
+    return 0;
+}
+
+/* Sleep until a slot frees, the writer changes, shutdown, or until. */
+static int wait_for_change(pool_t *p, uint64_t seen_gen, int64_t until)
+{
+    struct timespec ts = to_abs_timespec(until);
+    int rc = 0;
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->waiters, 1);
+    while (!worth_waking(p, seen_gen) && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&p->changed, &p->mu, &ts);
+    atomic_fetch_sub(&p->waiters, 1);
+    pthread_mutex_unlock(&p->mu);
+    if (atomic_load(&p->shutdown))
+        return POOL_ESHUTDOWN;
+    return rc == ETIMEDOUT ? POOL_ETIMEDOUT : 0;
+}
+
+/* Sleep until, unless the writer changes or the pool shuts down first. */
+static void backoff_sleep(pool_t *p, uint64_t gen, int64_t until)
+{
+    struct timespec ts = to_abs_timespec(until);
+    int rc = 0;
+    pthread_mutex_lock(&p->mu);
+    while (rc != ETIMEDOUT && !atomic_load(&p->shutdown) && atomic_load(&p->generation) == gen)
+        rc = pthread_cond_timedwait(&p->changed, &p->mu, &ts);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The slow path: open a new connection if a slot is free and the writer is
+ * known, else sleep. 0 with *got BUSY, 1 to rescan, or a final error. */
+static int open_or_wait(pool_t *p, int64_t deadline, spool_slot **got, int *last_err,
+                        int *backoff_ms)
+{
+    char host[SPOOL_HOST_MAX];
+    pthread_mutex_lock(&p->mu);
+    int known = p->writer_known, port = p->writer_port;
+    uint64_t gen = atomic_load(&p->generation);
+    memcpy(host, p->writer_host, sizeof(host));
+    pthread_mutex_unlock(&p->mu);
+
+    spool_slot *s = known ? claim_empty(p) : NULL;
+    if (s != NULL) {
+        int rc = open_in_slot(p, s, host, port, gen, deadline);
+        if (rc == 0) {
+            *got = s;
+            return 0;
+        }
+        if (rc == POOL_EAUTH || rc == POOL_EINVAL || rc == POOL_ESHUTDOWN)
+            return rc;
+        if (rc == 1)
+            return 1;
+        *last_err = rc;
+        /* Do not hammer a node that just refused: back off within the deadline. */
+        backoff_sleep(p, gen, min64(deadline, spool_deadline_ms(*backoff_ms)));
+        *backoff_ms = *backoff_ms * 2 > 500 ? 500 : *backoff_ms * 2;
+        if (atomic_load(&p->shutdown))
+            return POOL_ESHUTDOWN;
+        return spool_now_ns() >= deadline ? *last_err : 1;
+    }
+    count(&p->stats.waits);
+    int rc = wait_for_change(p, gen, deadline);
+    if (rc == POOL_ETIMEDOUT) {
+        if (*last_err != 0)
+            return *last_err;
+        return known ? POOL_ETIMEDOUT : POOL_ENOMASTER;
+    }
+    return rc == 0 ? 1 : rc;
+}
+
+int pool_get_writer(pool_t *p, redisContext **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (p == NULL || out == NULL)
+        return POOL_EINVAL;
+    if (atomic_load_explicit(&p->shutdown, memory_order_acquire))
+        return POOL_ESHUTDOWN;
+    int64_t deadline = 0;
+    int last_err = 0, backoff_ms = 10;
+    for (;;) {
+        spool_slot *s = claim_idle(p);
+        if (s != NULL) {
+            int rc = ready_for_writer(p, s, &deadline);
+            if (rc == 0) {
+                hand_out(p, s);
+                *out = s->ctx;
+                return 0;
+            }
+            if (rc < 0)
+                last_err = rc;
+            if (deadline != 0 && spool_now_ns() >= deadline)
+                break;
+            continue;
+        }
+        if (atomic_load(&p->shutdown))
+            return POOL_ESHUTDOWN;
+        if (deadline == 0)
+            deadline = spool_deadline_ms(p->cfg.checkout_timeout_ms);
+        int rc = open_or_wait(p, deadline, &s, &last_err, &backoff_ms);
+        if (rc == 0) {
+            hand_out(p, s);
+            *out = s->ctx;
+            return 0;
+        }
+        if (rc != 1) {
+            if (rc != POOL_ESHUTDOWN && rc != POOL_EAUTH && rc != POOL_EINVAL)
+                count(&p->stats.checkout_timeouts);
+            return rc;
+        }
+        if (spool_now_ns() >= deadline)
+            break;
+    }
+    count(&p->stats.checkout_timeouts);
+    return last_err != 0 ? last_err : POOL_ETIMEDOUT;
+}
+
+/* ---- Return ---------------------------------------------------------------- */
+
+static spool_slot *slot_of(pool_t *p, redisContext *c)
+{
+    if (c->reader == NULL)
+        return NULL;
+    uintptr_t x = (uintptr_t)c->reader->privdata, base = (uintptr_t)p->slots;
+    if (x < base || x >= base + (uintptr_t)p->nslots * sizeof(spool_slot) ||
+        (x - base) % sizeof(spool_slot) != 0)
+        return NULL;
+    spool_slot *s = (spool_slot *)x;
+    if (s->ctx != c || atomic_load_explicit(&s->state, memory_order_relaxed) != SLOT_BUSY)
+        return NULL;
+    return s;
+}
+
+/* Did the caller leave anything behind that the next borrower would read? */
+static int has_leftovers(const redisContext *c)
+{
+    return (c->obuf != NULL && c->obuf[0] != '\0') || c->reader->pos < c->reader->len ||
+           c->reader->ridx >= 0;
+}
+
+void pool_put(pool_t *p, redisContext *c)
+{
+    if (p == NULL || c == NULL)
+        return;
+    spool_slot *s = slot_of(p, c);
+    if (s == NULL) {
+        spool_log(p, POOL_LOG_ERROR, "pool_put: context %p is not borrowed from this pool",
+                  (void *)c);
+        return;
+    }
+    if (p->cfg.leak_threshold_ms > 0)
+        atomic_store_explicit(&s->borrowed_ns, 0, memory_order_relaxed);
+    int flags = atomic_load_explicit(&s->flags, memory_order_relaxed);
+    if (flags & SLOT_F_READONLY) {
+        count(&p->stats.readonly_replies);
+        spool_emit(p, POOL_EVENT_WRITER_SUSPECT, c->tcp.host, c->tcp.port, NULL, 0,
+                   "a caller got READONLY/MASTERDOWN from %s:%d", c->tcp.host, c->tcp.port);
+        writer_doubt(p, s->generation, 1, "READONLY or MASTERDOWN reply");
+        evict(p, s, &p->stats.evicted_readonly);
+        return;
+    }
+    if (flags & SLOT_F_LIMIT) {
+        evict(p, s, &p->stats.evicted_limit);
+        return;
+    }
+    if (c->err || has_leftovers(c)) {
+        evict(p, s, &p->stats.evicted_broken);
+        return;
+    }
+    if (s->generation != atomic_load_explicit(&p->generation, memory_order_acquire)) {
+        evict(p, s, &p->stats.evicted_stale);
+        return;
+    }
+    atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
+    slot_release(p, s, SLOT_IDLE);
+}
+
+/* ---- Housekeeping: idle eviction, min_idle, leak reports ------------------ */
+
+static int open_count(pool_t *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->nslots; i++) {
+        int st = atomic_load(&p->slots[i].state);
+        n += st == SLOT_IDLE || st == SLOT_BUSY || st == SLOT_RESERVED;
+    }
+    return n;
+}
+
+static void evict_idle(pool_t *p)
+{
+    const spool_config *cfg = &p->cfg;
+    if (cfg->idle_timeout_ms <= 0)
+        return;
+    int open = open_count(p);
+    int64_t cutoff = spool_coarse_ns() - (int64_t)cfg->idle_timeout_ms * 1000000;
+    for (int i = p->nslots - 1; i >= 0 && open > cfg->min_idle; i--) {
+        spool_slot *s = &p->slots[i];
+        if (atomic_load(&s->last_used_ns) > cutoff || !try_claim(s, SLOT_IDLE, SLOT_RESERVED))
+            continue;
+        if (atomic_load(&s->last_used_ns) <= cutoff) {
+            close_conn(p, s, &p->stats.evicted_idle);
+            slot_release(p, s, SLOT_EMPTY);
+            open--;
+        } else {
+            slot_release(p, s, SLOT_IDLE);
+        }
+    }
+}
+
+static void top_up(pool_t *p)
+{
+    while (!atomic_load(&p->shutdown) && open_count(p) < p->cfg.min_idle) {
+        char host[SPOOL_HOST_MAX];
+        pthread_mutex_lock(&p->mu);
+        int known = p->writer_known, port = p->writer_port;
+        uint64_t gen = atomic_load(&p->generation);
+        memcpy(host, p->writer_host, sizeof(host));
+        pthread_mutex_unlock(&p->mu);
+        spool_slot *s = known ? claim_empty(p) : NULL;
+        if (s == NULL)
+            return;
+        if (open_in_slot(p, s, host, port, gen, spool_deadline_ms(p->cfg.connect_timeout_ms)) != 0)
+            return;
+        slot_release(p, s, SLOT_IDLE);
+    }
+}
+
+static void report_leaks(pool_t *p)
+{
+    int64_t threshold = (int64_t)p->cfg.leak_threshold_ms * 1000000;
+    if (threshold <= 0)
+        return;
+    int64_t now = spool_coarse_ns();
+    for (int i = 0; i < p->nslots; i++) {
+        spool_slot *s = &p->slots[i];
+        int64_t since = atomic_load_explicit(&s->borrowed_ns, memory_order_acquire);
+        if (since == 0 || atomic_load(&s->state) != SLOT_BUSY || now - since < threshold)
+            continue;
+        if (atomic_fetch_or(&s->flags, SLOT_F_LEAKED) & SLOT_F_LEAKED)
+            continue;
+        count(&p->stats.leaks_reported);
+        spool_emit(p, POOL_EVENT_CONNECTION_LEAK, NULL, 0, NULL, 0,
+                   "connection #%d borrowed by thread %#lx for %lld ms (leak_threshold_ms %d)", i,
+                   atomic_load(&s->borrower), (long long)((now - since) / 1000000),
+                   p->cfg.leak_threshold_ms);
+    }
+}
+
+static int housekeeping_period_ms(const spool_config *cfg)
+{
+    int ms = 1000;
+    if (cfg->idle_timeout_ms > 0 && cfg->idle_timeout_ms / 2 < ms)
+        ms = cfg->idle_timeout_ms / 2;
+    if (cfg->leak_threshold_ms > 0 && cfg->leak_threshold_ms / 2 < ms)
+        ms = cfg->leak_threshold_ms / 2;
+    return ms < 10 ? 10 : ms;
+}
+
+static void *housekeeper_main(void *arg)
+{
+    pool_t *p = arg;
+    int period = housekeeping_period_ms(&p->cfg);
+    pthread_mutex_lock(&p->mu);
+    while (!atomic_load(&p->shutdown)) {
+        struct timespec ts = to_abs_timespec(spool_deadline_ms(period));
+        pthread_cond_timedwait(&p->hk_wake, &p->mu, &ts);
+        if (atomic_load(&p->shutdown))
+            break;
+        pthread_mutex_unlock(&p->mu);
+        evict_idle(p);
+        top_up(p);
+        report_leaks(p);
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* ---- Create, destroy, stats ------------------------------------------------ */
+
+static int init_sync(pool_t *p)
+{
+    pthread_condattr_t ca;
+    if (pthread_mutex_init(&p->mu, NULL) != 0)
+        return POOL_ETHREAD;
+    if (pthread_condattr_init(&ca) != 0)
+        goto fail_mutex;
+    if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&p->changed, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        goto fail_mutex;
+    }
+    if (pthread_cond_init(&p->hk_wake, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        pthread_cond_destroy(&p->changed);
+        goto fail_mutex;
+    }
+    pthread_condattr_destroy(&ca);
+    return 0;
+fail_mutex:
+    pthread_mutex_destroy(&p->mu);
+    return POOL_ETHREAD;
+}
+
+static void maybe_ignore_sigpipe(void)
+{
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+        old.sa_handler == SIG_DFL) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof(ign));
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        sigaction(SIGPIPE, &ign, NULL);
+    }
+}
+
+int pool_create(const pool_options_t *opts, pool_t **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (opts == NULL || out == NULL)
+        return POOL_EINVAL;
+    pool_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return POOL_ENOMEM;
+    char err[256];
+    int rc = spool_config_init(&p->cfg, opts, err, sizeof(err));
+    if (rc != 0) {
+        if (opts->log_fn != NULL)
+            opts->log_fn(opts->log_userdata, POOL_LOG_ERROR, err);
+        free(p);
+        return rc;
+    }
+    p->nslots = p->cfg.max_connections;
+    p->slots = aligned_alloc(SPOOL_CACHELINE, sizeof(spool_slot) * (size_t)p->nslots);
+    if (p->slots == NULL) {
+        spool_config_free(&p->cfg);
+        free(p);
+        return POOL_ENOMEM;
+    }
+    memset(p->slots, 0, sizeof(spool_slot) * (size_t)p->nslots);
+    for (int i = 0; i < p->nslots; i++) {
+        p->slots[i].index = (uint32_t)i;
+        p->slots[i].pool = p;
+    }
+    if ((rc = init_sync(p)) != 0) {
+        spool_config_free(&p->cfg);
+        free(p->slots);
+        free(p);
+        return rc;
+    }
+    atomic_init(&p->refs, p->nslots + 1);
+    spool_conn_init_reply_fns(p);
+    if (p->cfg.ignore_sigpipe)
+        maybe_ignore_sigpipe();
+
+    if (p->cfg.master_addr != NULL) {
+        spool_addr a;
+        spool_addr_parse(p->cfg.master_addr, strlen(p->cfg.master_addr), &a); /* checked */
+        memcpy(p->writer_host, a.host, sizeof(p->writer_host));
+        p->writer_port = a.port;
+        p->writer_known = 1;
+        atomic_store(&p->generation, 1);
+    } else if ((rc = spool_watcher_start(p, opts, &p->watcher)) != 0) {
+        pool_free(p);
+        return rc;
+    }
+    if (pthread_create(&p->housekeeper, NULL, housekeeper_main, p) != 0) {
+        atomic_store(&p->shutdown, 1);
+        spool_watcher_stop(p->watcher);
+        pool_free(p);
+        return POOL_ETHREAD;
+    }
+    p->housekeeper_started = 1;
+    *out = p;
+    return 0;
+}
+
+void pool_destroy(pool_t *p)
+{
+    if (p == NULL)
+        return;
+    atomic_store(&p->shutdown, 1);
+    spool_watcher_stop(p->watcher); /* joined; freed with the pool */
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->changed);
+    pthread_cond_signal(&p->hk_wake);
+    pthread_mutex_unlock(&p->mu);
+    if (p->housekeeper_started)
+        pthread_join(p->housekeeper, NULL);
+    /* Idle and empty slots die now; borrowed ones when their holder puts
+     * them back. The last reference frees the pool. */
+    for (int i = 0; i < p->nslots; i++)
+        reap_slot(p, &p->slots[i]);
+    pool_unref(p);
+}
+
+int pool_stats(pool_t *p, pool_stats_t *out)
+{
+    if (p == NULL || out == NULL)
+        return POOL_EINVAL;
+    memset(out, 0, sizeof(*out));
+    const spool_counters *c = &p->stats;
+    for (int i = 0; i < p->nslots; i++) {
+        const spool_slot *s = &p->slots[i];
+        int st = atomic_load(&s->state);
+        out->in_use += st == SLOT_BUSY;
+        out->idle += st == SLOT_IDLE;
+        out->checkouts += atomic_load_explicit(&s->checkouts, memory_order_relaxed);
+    }
+    out->generation = atomic_load(&p->generation);
+    out->created = atomic_load(&c->created);
+    out->closed = atomic_load(&c->closed);
+    out->waits = atomic_load(&c->waits);
+    out->checkout_timeouts = atomic_load(&c->checkout_timeouts);
+    out->validations = atomic_load(&c->validations);
+    out->validation_failures = atomic_load(&c->validation_failures);
+    out->health_failures = atomic_load(&c->health_failures);
+    out->connect_failures = atomic_load(&c->connect_failures);
+    out->evicted_broken = atomic_load(&c->evicted_broken);
+    out->evicted_idle = atomic_load(&c->evicted_idle);
+    out->evicted_stale = atomic_load(&c->evicted_stale);
+    out->evicted_readonly = atomic_load(&c->evicted_readonly);
+    out->evicted_limit = atomic_load(&c->evicted_limit);
+    out->evicted_shutdown = atomic_load(&c->evicted_shutdown);
+    out->leaks_reported = atomic_load(&c->leaks_reported);
+    out->readonly_replies = atomic_load(&c->readonly_replies);
+    return 0;
+}
+
+int pool_current_master(pool_t *p, char *host, size_t hostlen, int *port, uint64_t *generation)
+{
+    if (p == NULL)
+        return POOL_EINVAL;
+    pthread_mutex_lock(&p->mu);
+    int known = p->writer_known;
+    if (host != NULL && hostlen > 0)
+        snprintf(host, hostlen, "%s", known ? p->writer_host : "");
+    if (port != NULL)
+        *port = known ? p->writer_port : 0;
+    if (generation != NULL)
+        *generation = atomic_load(&p->generation);
+    pthread_mutex_unlock(&p->mu);
+    return known ? 0 : POOL_ENOMASTER;
+}

@@ -1,0 +1,130 @@
+/* The pool's insides. Not installed. */
+#ifndef SPOOL_POOL_INTERNAL_H
+#define SPOOL_POOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "pool/addr.h"
+#include "pool/pool_watch.h"
+#include "pool/role.h"
+#include "sentinel_pool.h"
+
+#define SPOOL_MAX_CONNECTIONS 4096
+#define SPOOL_CACHELINE 64
+
+/* Slot states. A slot is owned by whoever moved it into BUSY or RESERVED;
+ * only the owner touches its context. DEAD is terminal, set once during
+ * shutdown by whoever wins the CAS, and each DEAD drops one pool reference. */
+enum {
+    SLOT_EMPTY = 0,    /* no connection */
+    SLOT_IDLE = 1,     /* connection in the pool, free to claim */
+    SLOT_BUSY = 2,     /* lent to a caller */
+    SLOT_RESERVED = 3, /* being connected, validated or closed by the pool */
+    SLOT_DEAD = 4,     /* pool destroyed */
+};
+
+/* Per-connection marks set by the reply wrappers (any thread reading the
+ * connection) and read on put. */
+enum {
+    SLOT_F_READONLY = 1, /* saw -READONLY or -MASTERDOWN */
+    SLOT_F_LIMIT = 2,    /* a reply exceeded the size limits */
+    SLOT_F_LEAKED = 4,   /* leak already reported for this borrow */
+};
+
+typedef struct spool_slot {
+    _Atomic int state;
+    _Atomic int flags;
+    uint32_t index;
+    struct pool *pool;
+    redisContext *ctx;
+    uint64_t generation;               /* writer generation the connection was opened under */
+    _Atomic int64_t last_used_ns;      /* coarse clock at put (or connect) */
+    _Atomic int64_t borrowed_ns;       /* coarse clock at checkout, for leak detection */
+    _Atomic unsigned long borrower;    /* pthread_self() of the borrower, for leak reports */
+    redisReplyObjectFunctions *orig_fns; /* hiredis' own reply functions, wrapped */
+    /* Counters written only by the slot's current owner (no RMW needed). */
+    _Atomic uint64_t checkouts;
+} __attribute__((aligned(SPOOL_CACHELINE))) spool_slot;
+
+/* Options after validation, with owned copies of every string. */
+typedef struct spool_config {
+    char *master_name, *sentinels, *master_addr;
+    char *sentinel_username, *sentinel_password;
+    char *username, *password, *client_name;
+    int lazy_start, sentinel_timeout_ms, sentinel_poll_ms;
+    int max_connections, min_idle, checkout_timeout_ms, connect_timeout_ms;
+    int command_timeout_ms, idle_timeout_ms, database;
+    pool_validate_t validate;
+    int validate_idle_ms, health_check_ping;
+    long long max_reply_elements, max_reply_bulk;
+    int ignore_sigpipe, leak_threshold_ms;
+    pool_log_fn log_fn;
+    void *log_userdata;
+    pool_log_level_t log_level;
+    pool_event_fn event_fn;
+    void *event_userdata;
+} spool_config;
+
+/* Counters shared by all threads, bumped only off the hot path. */
+typedef struct spool_counters {
+    _Atomic uint64_t created, closed, waits, checkout_timeouts;
+    _Atomic uint64_t validations, validation_failures, health_failures, connect_failures;
+    _Atomic uint64_t evicted_broken, evicted_idle, evicted_stale, evicted_readonly;
+    _Atomic uint64_t evicted_limit, evicted_shutdown, leaks_reported, readonly_replies;
+} spool_counters;
+
+struct pool {
+    /* Read on every checkout and put: keep together, rarely written. */
+    spool_slot *slots;
+    int nslots;
+    _Atomic uint64_t generation; /* bumped by every writer change or fence */
+    _Atomic int shutdown;
+    _Atomic int waiters; /* threads in the slow path that may sleep */
+    spool_config cfg;
+    redisReplyObjectFunctions reply_fns; /* our wrappers, installed on every context */
+    char pad_[SPOOL_CACHELINE];
+
+    pthread_mutex_t mu;      /* guards the writer address and the sleeps below */
+    pthread_cond_t changed;  /* a slot was freed, the writer changed, or shutdown */
+    /* The writer, under mu. */
+    char writer_host[SPOOL_HOST_MAX];
+    int writer_port;
+    int writer_known; /* 0 while fenced or never resolved */
+    int role_denied;  /* ACL forbids ROLE: use INFO replication */
+
+    spool_counters stats;
+    spool_watcher *watcher; /* NULL with a static master_addr */
+
+    /* Housekeeper thread: idle eviction, min_idle, leak reports. */
+    pthread_t housekeeper;
+    int housekeeper_started;
+    pthread_cond_t hk_wake;
+
+    _Atomic int refs; /* see pool_destroy(): slots not yet DEAD, plus one */
+};
+
+/* options.c */
+int spool_config_init(spool_config *cfg, const pool_options_t *opts, char *err, size_t errlen);
+void spool_config_free(spool_config *cfg);
+
+/* conn.c: open a connection for slot s to host:port and run the handshake
+ * (AUTH, SELECT, CLIENT SETNAME and, when asked, the role check) in one
+ * round trip. *role_out gets the role when check_role. */
+int spool_conn_open(pool_t *p, spool_slot *s, const char *host, int port, int64_t deadline_ns,
+                    int check_role, spool_role *role_out, redisContext **out);
+/* Ask the node its role (ROLE, or INFO replication where ACL denies ROLE). */
+int spool_conn_role(pool_t *p, redisContext *c, int64_t deadline_ns, spool_role *out);
+/* PING round trip. */
+int spool_conn_ping(pool_t *p, redisContext *c, int64_t deadline_ns);
+/* Non-blocking look at the socket: 0 when nothing is pending, else POOL_EIO
+ * (peer closed, error, or bytes nobody asked for). */
+int spool_conn_peek(const redisContext *c);
+/* The reply-object wrappers (READONLY marks, size limits). */
+void spool_conn_init_reply_fns(pool_t *p);
+
+/* Coarse monotonic clock for idle windows: a few ns, resolution ~4 ms. */
+int64_t spool_coarse_ns(void);
+
+#endif

@@ -1,0 +1,32 @@
+/* What a node says it is: parsers for ROLE and INFO replication replies.
+ * Pure functions: no I/O, no locks, no clock. */
+#ifndef SPOOL_ROLE_H
+#define SPOOL_ROLE_H
+
+#include <hiredis/hiredis.h>
+#include "pool/addr.h"
+
+typedef enum {
+    SPOOL_ROLE_UNKNOWN = 0,
+    SPOOL_ROLE_MASTER = 1,
+    SPOOL_ROLE_REPLICA = 2,
+    SPOOL_ROLE_SENTINEL = 3,
+} spool_role_kind;
+
+typedef struct spool_role {
+    spool_role_kind kind;
+    long long offset;       /* master: its offset; replica: processed offset */
+    char master_host[SPOOL_HOST_MAX]; /* replica only */
+    int master_port;        /* replica only */
+    char link_state[16];    /* replica only: connected, connecting, sync, ... */
+    int connected_replicas; /* master only */
+} spool_role;
+
+/* Parse a ROLE reply. Lenient on port as integer or string and on
+ * "slave"/"replica"; strict on types and bounds. 0 or POOL_EPROTO. */
+int spool_role_parse(const redisReply *r, spool_role *out);
+
+/* Parse the text of INFO replication (fallback when ROLE is denied by ACL). */
+int spool_role_parse_info(const char *text, size_t len, spool_role *out);
+
+#endif

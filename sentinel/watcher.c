@@ -1,0 +1,391 @@
+/* The watcher thread: listens to every known sentinel at once, acts on the
+ * first credible event, re-resolves after every (re)subscribe and on a poll
+ * timer, and tells the pool through spool_writer_set()/spool_writer_fence().
+ * No single sentinel is a single point of failure for noticing a switch. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pool/net.h"
+#include "sentinel/parse.h"
+#include "sentinel/watcher_internal.h"
+
+/* While a failover is under way, look again this often. */
+#define HOT_POLL_MS 20
+/* How long an event-named candidate is retried before we give up on it. */
+#define CANDIDATE_MS 5000
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* ---- The verdict: switch, fence, or wait --------------------------------- */
+
+/* The sentinels (or an event) name node: switch to it once ROLE confirms. */
+static int adopt_if_master(spool_watcher *w, const spool_addr *node, const char *why)
+{
+    spool_role role;
+    int rc = sp_node_role(w, node, spool_deadline_ms(w->timeout_ms), &role);
+    if (rc != 0)
+        return rc;
+    if (role.kind != SPOOL_ROLE_MASTER) {
+        char cur[SPOOL_HOST_MAX];
+        int port = 0;
+        if (pool_current_master(w->pool, cur, sizeof(cur), &port, NULL) == 0 &&
+            port == node->port && strcmp(cur, node->host) == 0)
+            spool_writer_fence(w->pool, "the sentinels' master says it is a replica");
+        spool_emit(w->pool, POOL_EVENT_VALIDATION_FAILED, node->host, node->port, NULL, 0,
+                   "%s:%d is named master (%s) but its ROLE is %s", node->host, node->port, why,
+                   role.kind == SPOOL_ROLE_REPLICA ? "replica" : "not master");
+        return POOL_ENOTMASTER;
+    }
+    spool_writer_set(w->pool, node->host, node->port, why);
+    return 0;
+}
+
+/* Full resolution through the sentinels. */
+static int resolve_and_adopt(spool_watcher *w)
+{
+    spool_addr a;
+    int rc = sp_resolve(w, &a);
+    if (rc != 0)
+        return rc;
+    return adopt_if_master(w, &a, "sentinel get-master-addr-by-name");
+}
+
+/* ---- Subscriptions ---------------------------------------------------------- */
+
+static const char *const channels[] = {
+    "SUBSCRIBE",
+    "+switch-master",
+    "+promoted-slave",
+    "+failover-state-send-slaveof-noone",
+    "+failover-state-reconf-slaves",
+    "+failover-end",
+    "+convert-to-slave",
+    "+reset-master",
+    "+sdown",
+    "+odown",
+    "+role-change",
+    "+sentinel",
+};
+
+static void drop_sub(spool_watcher *w, sp_sentinel *s, const char *why)
+{
+    if (s->sub != NULL) {
+        redisFree(s->sub);
+        s->sub = NULL;
+    }
+    s->retry_at = spool_now_ns() + (int64_t)s->backoff_ms * 1000000;
+    s->backoff_ms = s->backoff_ms * 2 > 2000 ? 2000 : s->backoff_ms * 2;
+    if (s->alive) {
+        s->alive = 0;
+        char buf[SPOOL_HOST_MAX + 8];
+        spool_emit(w->pool, POOL_EVENT_SENTINEL_LOST, s->addr.host, s->addr.port, NULL, 0,
+                   "sentinel %s lost: %s",
+                   spool_addr_format(s->addr.host, s->addr.port, buf, sizeof(buf)), why);
+    }
+}
+
+/* Subscribe: one write; the confirmations are read by the main loop. */
+static int subscribe(spool_watcher *w, sp_sentinel *s)
+{
+    redisContext *c = NULL;
+    int64_t deadline = spool_deadline_ms(w->timeout_ms);
+    int rc = sp_sentinel_connect(w, &s->addr, deadline, &c);
+    if (rc != 0)
+        return rc;
+    spool_cmd cmds[2] = {{.argc = (int)(sizeof(channels) / sizeof(channels[0]))},
+                         {2, {"PSUBSCRIBE", "-failover-abort-*"}}};
+    memcpy(cmds[0].argv, channels, sizeof(channels));
+    rc = spool_send(c, deadline, w->stop_pipe[0], 2, cmds);
+    if (rc != 0) {
+        redisFree(c);
+        return rc;
+    }
+    s->sub = c;
+    s->alive = 1;
+    s->backoff_ms = 100;
+    return 0;
+}
+
+/* ---- Events ------------------------------------------------------------- */
+
+static int is(const char *ch, size_t len, const char *name)
+{
+    return strlen(name) == len && memcmp(ch, name, len) == 0;
+}
+
+static void set_candidate(spool_watcher *w, const char *host, int port)
+{
+    if (spool_host_copy(host, strlen(host), w->candidate.host) != 0)
+        return;
+    w->candidate.port = port;
+    w->have_candidate = 1;
+    w->candidate_until = spool_now_ns() + (int64_t)CANDIDATE_MS * 1000000;
+}
+
+/* Returns 1 when the event calls for resolving now. */
+static int on_event(spool_watcher *w, const char *ch, size_t chlen, const char *payload,
+                    size_t plen)
+{
+    if (is(ch, chlen, "+switch-master")) {
+        sp_switch_master sm;
+        if (sp_parse_switch_master(payload, plen, &sm) != 0 ||
+            strcmp(sm.master_name, w->master_name) != 0)
+            return 0;
+        spool_log(w->pool, POOL_LOG_INFO, "+switch-master %s: %s:%d -> %s:%d", sm.master_name,
+                  sm.old_ip, sm.old_port, sm.new_ip, sm.new_port);
+        set_candidate(w, sm.new_ip, sm.new_port);
+        return 1;
+    }
+    if (chlen > 0 && ch[0] == '-') /* -failover-abort-*: the master stays or changes later */
+        return 1;
+    sp_instance_event ev;
+    if (sp_parse_instance_event(payload, plen, &ev) != 0 ||
+        strcmp(ev.master_name, w->master_name) != 0)
+        return 0;
+    if (is(ch, chlen, "+sentinel")) {
+        if (ev.kind == SP_INSTANCE_SENTINEL)
+            sp_sentinel_add(w, ev.ip, ev.port);
+        return 0;
+    }
+    if ((is(ch, chlen, "+promoted-slave") || is(ch, chlen, "+failover-state-send-slaveof-noone")) &&
+        ev.kind == SP_INSTANCE_SLAVE) {
+        /* Only the leading sentinel says this: the earliest word of a promotion. */
+        set_candidate(w, ev.ip, ev.port);
+        return 1;
+    }
+    if ((is(ch, chlen, "+sdown") || is(ch, chlen, "+odown")) && ev.kind != SP_INSTANCE_MASTER)
+        return 0; /* a replica or sentinel went down: not our writer */
+    if (is(ch, chlen, "+role-change") && ev.kind == SP_INSTANCE_SLAVE &&
+        strstr(ev.rest, "new reported role is master") != NULL)
+        set_candidate(w, ev.ip, ev.port);
+    return 1;
+}
+
+/* Read whatever a subscriber socket has; returns 1 when something calls for
+ * resolving now, -1 when the connection is gone. */
+static int drain_sub(spool_watcher *w, sp_sentinel *s)
+{
+    if (redisBufferRead(s->sub) != REDIS_OK)
+        return -1;
+    int want = 0;
+    for (;;) {
+        void *reply = NULL;
+        if (redisGetReplyFromReader(s->sub, &reply) != REDIS_OK)
+            return -1;
+        if (reply == NULL)
+            return want;
+        const char *ch = NULL, *payload = NULL;
+        size_t chlen = 0, plen = 0;
+        int rc = sp_parse_pubsub_message(reply, &ch, &chlen, &payload, &plen);
+        if (rc == 0)
+            want |= on_event(w, ch, chlen, payload, plen);
+        else if (rc == 1)
+            want = 1; /* (re)subscribed: a message may have been missed, look now */
+        else
+            spool_log(w->pool, POOL_LOG_WARN, "sentinel %s:%d sent an unexpected reply",
+                      s->addr.host, s->addr.port);
+        freeReplyObject(reply);
+    }
+}
+
+/* ---- The thread ---------------------------------------------------------- */
+
+static void drain_pipe(int fd)
+{
+    char buf[64];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
+static int stopping(spool_watcher *w)
+{
+    struct pollfd p = {.fd = w->stop_pipe[0], .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
+}
+
+static void *watcher_main(void *arg)
+{
+    spool_watcher *w = arg;
+    int64_t next_poll = spool_now_ns() + (int64_t)w->poll_ms * 1000000;
+    int resolve_now = 0, hot = 0;
+    while (!stopping(w)) {
+        int64_t now = spool_now_ns();
+        for (int i = 0; i < w->nsentinels; i++) {
+            sp_sentinel *s = &w->sentinels[i];
+            if (s->sub == NULL && now >= s->retry_at) {
+                int rc = subscribe(w, s);
+                if (rc != 0)
+                    drop_sub(w, s, pool_strerror(rc));
+            }
+        }
+        if (w->have_candidate) {
+            spool_addr cand = w->candidate;
+            if (adopt_if_master(w, &cand, "promotion event, ROLE confirmed") == 0 ||
+                spool_now_ns() > w->candidate_until)
+                w->have_candidate = 0;
+        }
+        now = spool_now_ns();
+        if (resolve_now || now >= next_poll) {
+            int rc = resolve_and_adopt(w);
+            hot = rc != 0 || w->have_candidate;
+            if (rc != 0 && rc != POOL_ESHUTDOWN)
+                spool_log(w->pool, POOL_LOG_WARN, "resolving %s: %s", w->master_name,
+                          pool_strerror(rc));
+            resolve_now = 0;
+            next_poll = spool_now_ns() + (int64_t)(hot ? HOT_POLL_MS : w->poll_ms) * 1000000;
+        }
+
+        struct pollfd fds[SP_MAX_SENTINELS + 2];
+        int idx[SP_MAX_SENTINELS];
+        int n = 0;
+        fds[n++] = (struct pollfd){.fd = w->stop_pipe[0], .events = POLLIN};
+        fds[n++] = (struct pollfd){.fd = w->poke_pipe[0], .events = POLLIN};
+        int64_t wake = next_poll;
+        for (int i = 0; i < w->nsentinels; i++) {
+            sp_sentinel *s = &w->sentinels[i];
+            if (s->sub != NULL) {
+                idx[n - 2] = i;
+                fds[n++] = (struct pollfd){.fd = s->sub->fd, .events = POLLIN};
+            } else {
+                wake = min64(wake, s->retry_at);
+            }
+        }
+        if (w->have_candidate)
+            wake = min64(wake, spool_now_ns() + (int64_t)HOT_POLL_MS * 1000000);
+        int64_t left = wake - spool_now_ns();
+        int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+        int rc = poll(fds, (nfds_t)n, ms);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc <= 0)
+            continue;
+        if (fds[0].revents)
+            break;
+        if (fds[1].revents) {
+            drain_pipe(w->poke_pipe[0]);
+            resolve_now = 1;
+        }
+        for (int k = 2; k < n; k++) {
+            if (!fds[k].revents)
+                continue;
+            sp_sentinel *s = &w->sentinels[idx[k - 2]];
+            int got = drain_sub(w, s);
+            if (got < 0) {
+                drop_sub(w, s, "subscription connection closed");
+                resolve_now = 1;
+            } else {
+                resolve_now |= got;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ---- Start, poke, stop --------------------------------------------------- */
+
+static int dup_str(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (src == NULL)
+        return 0;
+    *dst = strdup(src);
+    return *dst == NULL ? -1 : 0;
+}
+
+int spool_watcher_start(pool_t *pool, const pool_options_t *o, spool_watcher **out)
+{
+    *out = NULL;
+    spool_watcher *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return POOL_ENOMEM;
+    w->pool = pool;
+    w->stop_pipe[0] = w->stop_pipe[1] = w->poke_pipe[0] = w->poke_pipe[1] = -1;
+    snprintf(w->master_name, sizeof(w->master_name), "%s", o->master_name);
+    w->timeout_ms = o->sentinel_timeout_ms;
+    w->poll_ms = o->sentinel_poll_ms;
+    int rc = POOL_ENOMEM;
+    if (dup_str(&w->sentinel_username, o->sentinel_username) ||
+        dup_str(&w->sentinel_password, o->sentinel_password) ||
+        dup_str(&w->username, o->username) || dup_str(&w->password, o->password))
+        goto fail;
+    rc = POOL_ETHREAD;
+    if (pipe2(w->stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
+        pipe2(w->poke_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+        goto fail;
+
+    spool_addr *list = NULL;
+    size_t n = 0;
+    if ((rc = spool_addr_list_parse(o->sentinels, &list, &n)) != 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        sp_sentinel_add(w, list[i].host, list[i].port);
+    free(list);
+
+    if (!o->lazy_start) {
+        /* Fail fast, but give a failover in progress a few tries. */
+        for (int attempt = 0; attempt < 5; attempt++) {
+            rc = resolve_and_adopt(w);
+            if (rc != POOL_ENOTMASTER)
+                break;
+            usleep(100000);
+        }
+        if (rc != 0)
+            goto fail;
+    }
+    if (pthread_create(&w->thread, NULL, watcher_main, w) != 0) {
+        rc = POOL_ETHREAD;
+        goto fail;
+    }
+    w->started = 1;
+    *out = w;
+    return 0;
+fail:
+    spool_watcher_free(w);
+    return rc;
+}
+
+void spool_watcher_poke(spool_watcher *w)
+{
+    if (w == NULL)
+        return;
+    ssize_t n = write(w->poke_pipe[1], "p", 1);
+    (void)n; /* a full pipe already says "look again" */
+}
+
+void spool_watcher_stop(spool_watcher *w)
+{
+    if (w == NULL || !w->started)
+        return;
+    ssize_t n = write(w->stop_pipe[1], "s", 1);
+    (void)n;
+    pthread_join(w->thread, NULL);
+    w->started = 0;
+    for (int i = 0; i < w->nsentinels; i++)
+        if (w->sentinels[i].sub != NULL) {
+            redisFree(w->sentinels[i].sub);
+            w->sentinels[i].sub = NULL;
+        }
+}
+
+void spool_watcher_free(spool_watcher *w)
+{
+    if (w == NULL)
+        return;
+    spool_watcher_stop(w);
+    for (int i = 0; i < 2; i++) {
+        if (w->stop_pipe[i] >= 0)
+            close(w->stop_pipe[i]);
+        if (w->poke_pipe[i] >= 0)
+            close(w->poke_pipe[i]);
+    }
+    free(w->sentinel_username);
+    free(w->sentinel_password);
+    free(w->username);
+    free(w->password);
+    free(w);
+}
