@@ -96,8 +96,10 @@ int spool_addr_parse(const char *s, size_t len, spool_addr *out)
 {
     if (s == NULL || out == NULL)
         return POOL_EINVAL;
-    while (len > 0 && is_space(s[0]))
-        s++, len--;
+    while (len > 0 && is_space(s[0])) {
+        s++;
+        len--;
+    }
     while (len > 0 && is_space(s[len - 1]))
         len--;
     if (len == 0)

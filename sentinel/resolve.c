@@ -73,7 +73,7 @@ static void learn_sentinels(spool_watcher *w, const redisReply *r)
         return;
     for (size_t i = 0; i < n; i++)
         if (!(list[i].flags & (SP_FLAG_S_DOWN | SP_FLAG_O_DOWN | SP_FLAG_DISCONNECTED)))
-            sp_sentinel_add(w, list[i].ip, list[i].port);
+            sp_sentinel_add(w, list[i].addr.host, list[i].addr.port);
     free(list);
 }
 

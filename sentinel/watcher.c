@@ -134,11 +134,11 @@ static int on_event(spool_watcher *w, const char *ch, size_t chlen, const char *
     if (is(ch, chlen, "+switch-master")) {
         sp_switch_master sm;
         if (sp_parse_switch_master(payload, plen, &sm) != 0 ||
-            strcmp(sm.master_name, w->master_name) != 0)
+            strcmp(sm.name, w->master_name) != 0)
             return 0;
-        spool_log(w->pool, POOL_LOG_INFO, "+switch-master %s: %s:%d -> %s:%d", sm.master_name,
-                  sm.old_ip, sm.old_port, sm.new_ip, sm.new_port);
-        set_candidate(w, sm.new_ip, sm.new_port);
+        spool_log(w->pool, POOL_LOG_INFO, "+switch-master %s: %s:%d -> %s:%d", sm.name,
+                  sm.old_addr.host, sm.old_addr.port, sm.new_addr.host, sm.new_addr.port);
+        set_candidate(w, sm.new_addr.host, sm.new_addr.port);
         return 1;
     }
     if (chlen > 0 && ch[0] == '-') /* -failover-abort-*: the master stays or changes later */
@@ -149,20 +149,20 @@ static int on_event(spool_watcher *w, const char *ch, size_t chlen, const char *
         return 0;
     if (is(ch, chlen, "+sentinel")) {
         if (ev.kind == SP_INSTANCE_SENTINEL)
-            sp_sentinel_add(w, ev.ip, ev.port);
+            sp_sentinel_add(w, ev.addr.host, ev.addr.port);
         return 0;
     }
     if ((is(ch, chlen, "+promoted-slave") || is(ch, chlen, "+failover-state-send-slaveof-noone")) &&
-        ev.kind == SP_INSTANCE_SLAVE) {
+        ev.kind == SP_INSTANCE_REPLICA) {
         /* Only the leading sentinel says this: the earliest word of a promotion. */
-        set_candidate(w, ev.ip, ev.port);
+        set_candidate(w, ev.addr.host, ev.addr.port);
         return 1;
     }
     if ((is(ch, chlen, "+sdown") || is(ch, chlen, "+odown")) && ev.kind != SP_INSTANCE_MASTER)
         return 0; /* a replica or sentinel went down: not our writer */
-    if (is(ch, chlen, "+role-change") && ev.kind == SP_INSTANCE_SLAVE &&
+    if (is(ch, chlen, "+role-change") && ev.kind == SP_INSTANCE_REPLICA &&
         strstr(ev.rest, "new reported role is master") != NULL)
-        set_candidate(w, ev.ip, ev.port);
+        set_candidate(w, ev.addr.host, ev.addr.port);
     return 1;
 }
 

@@ -9,9 +9,9 @@
 #include "pool/addr.h"
 #include "pool/pool_watch.h"
 #include "pool/role.h"
+#include "sentinel/parse.h"
 
 #define SP_MAX_SENTINELS 64
-#define SP_NAME_MAX 128
 
 typedef struct sp_sentinel {
     spool_addr addr;

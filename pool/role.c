@@ -1,0 +1,284 @@
+/* ROLE and INFO replication parsers. The answer decides whether the pool
+ * hands out a connection as "the writer", so anything odd is POOL_EPROTO:
+ * a node we cannot understand is not a master we can trust. */
+#include "pool/role.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "sentinel_pool.h"
+
+static int is_str(const redisReply *e)
+{
+    return e != NULL && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) &&
+           (e->str != NULL || e->len == 0);
+}
+
+static int str_is(const char *s, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    return len == n && memcmp(s, lit, n) == 0;
+}
+
+static int reply_is(const redisReply *e, const char *lit)
+{
+    return is_str(e) && str_is(e->str, e->len, lit);
+}
+
+/* Decimal long long with an optional '-', bounds checked digit by digit. */
+static int parse_ll(const char *s, size_t len, long long *out)
+{
+    if (s == NULL || len == 0)
+        return -1;
+    int neg = s[0] == '-';
+    size_t i = (size_t)neg;
+    if (i == len)
+        return -1;
+    unsigned long long v = 0;
+    unsigned long long lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (lim - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = neg ? (v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v)
+               : (long long)v;
+    return 0;
+}
+
+/* A port sent as an integer or as a bulk/status string. */
+static int reply_port(const redisReply *e)
+{
+    if (e == NULL)
+        return -1;
+    if (e->type == REDIS_REPLY_INTEGER)
+        return e->integer >= 1 && e->integer <= 65535 ? (int)e->integer : -1;
+    if (is_str(e))
+        return spool_port_parse(e->str, e->len);
+    return -1;
+}
+
+static int reply_ll(const redisReply *e, long long *out)
+{
+    if (e == NULL)
+        return -1;
+    if (e->type == REDIS_REPLY_INTEGER) {
+        *out = e->integer;
+        return 0;
+    }
+    if (is_str(e))
+        return parse_ll(e->str, e->len, out);
+    return -1;
+}
+
+/* A link state word: printable, no spaces, fits link_state. */
+static int copy_state(const char *s, size_t len, char *out, size_t outlen)
+{
+    if (len == 0 || len >= outlen)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return -1;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return 0;
+}
+
+/* ["master", offset, [[ip, port, offset], ...]] */
+static int parse_master(const redisReply *r, spool_role *o)
+{
+    if (r->elements != 3 || r->element[1] == NULL || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->integer < 0)
+        return POOL_EPROTO;
+    const redisReply *list = r->element[2];
+    if (list == NULL || list->type != REDIS_REPLY_ARRAY || list->elements > INT_MAX ||
+        (list->elements > 0 && list->element == NULL))
+        return POOL_EPROTO;
+    for (size_t i = 0; i < list->elements; i++) {
+        const redisReply *e = list->element[i];
+        char host[SPOOL_HOST_MAX];
+        long long off;
+        if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements != 3 || e->element == NULL ||
+            !is_str(e->element[0]) || spool_host_copy(e->element[0]->str, e->element[0]->len, host) != 0 ||
+            reply_port(e->element[1]) < 1 || reply_ll(e->element[2], &off) != 0 || off < 0)
+            return POOL_EPROTO;
+    }
+    o->kind = SPOOL_ROLE_MASTER;
+    o->offset = r->element[1]->integer;
+    o->connected_replicas = (int)list->elements;
+    return 0;
+}
+
+/* ["slave", master-host, master-port, state, offset] */
+static int parse_replica(const redisReply *r, spool_role *o)
+{
+    if (r->elements != 5)
+        return POOL_EPROTO;
+    const redisReply *host = r->element[1], *state = r->element[3], *off = r->element[4];
+    if (!is_str(host) || spool_host_copy(host->str, host->len, o->master_host) != 0)
+        return POOL_EPROTO;
+    o->master_port = reply_port(r->element[2]);
+    if (o->master_port < 1)
+        return POOL_EPROTO;
+    if (!is_str(state) || copy_state(state->str, state->len, o->link_state, sizeof o->link_state) != 0)
+        return POOL_EPROTO;
+    /* -1 until the replica has synced once. */
+    if (off == NULL || off->type != REDIS_REPLY_INTEGER || off->integer < -1)
+        return POOL_EPROTO;
+    o->kind = SPOOL_ROLE_REPLICA;
+    o->offset = off->integer;
+    return 0;
+}
+
+/* ["sentinel", [master-names...]] */
+static int parse_sentinel(const redisReply *r, spool_role *o)
+{
+    if (r->elements != 2)
+        return POOL_EPROTO;
+    const redisReply *names = r->element[1];
+    if (names == NULL || names->type != REDIS_REPLY_ARRAY ||
+        (names->elements > 0 && names->element == NULL))
+        return POOL_EPROTO;
+    for (size_t i = 0; i < names->elements; i++)
+        if (!is_str(names->element[i]))
+            return POOL_EPROTO;
+    o->kind = SPOOL_ROLE_SENTINEL;
+    return 0;
+}
+
+int spool_role_parse(const redisReply *r, spool_role *out)
+{
+    if (r == NULL || out == NULL)
+        return POOL_EINVAL;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element == NULL)
+        return POOL_EPROTO;
+    spool_role o;
+    memset(&o, 0, sizeof o);
+    const redisReply *kind = r->element[0];
+    int rc;
+    if (reply_is(kind, "master"))
+        rc = parse_master(r, &o);
+    else if (reply_is(kind, "slave") || reply_is(kind, "replica"))
+        rc = parse_replica(r, &o);
+    else if (reply_is(kind, "sentinel"))
+        rc = parse_sentinel(r, &o);
+    else
+        rc = POOL_EPROTO;
+    if (rc == 0)
+        *out = o;
+    return rc;
+}
+
+/* ---- INFO replication ------------------------------------------------------ */
+
+enum {
+    INFO_ROLE = 1 << 0,
+    INFO_HOST = 1 << 1,
+    INFO_PORT = 1 << 2,
+    INFO_LINK = 1 << 3,
+    INFO_SLAVE_OFF = 1 << 4,
+    INFO_MASTER_OFF = 1 << 5,
+    INFO_CONNECTED = 1 << 6,
+};
+
+/* One "key:value" line. Returns 0, or POOL_EPROTO for a known key with a bad
+ * value or seen twice (a reply that says two things is not trusted). */
+static int info_line(const char *key, size_t klen, const char *val, size_t vlen, spool_role *o,
+                     unsigned *seen, long long *slave_off, long long *master_off)
+{
+    unsigned bit;
+    long long v = 0;
+    if (str_is(key, klen, "role")) {
+        bit = INFO_ROLE;
+        if (str_is(val, vlen, "master"))
+            o->kind = SPOOL_ROLE_MASTER;
+        else if (str_is(val, vlen, "slave") || str_is(val, vlen, "replica"))
+            o->kind = SPOOL_ROLE_REPLICA;
+        else
+            return POOL_EPROTO;
+    } else if (str_is(key, klen, "master_host")) {
+        bit = INFO_HOST;
+        if (spool_host_copy(val, vlen, o->master_host) != 0)
+            return POOL_EPROTO;
+    } else if (str_is(key, klen, "master_port")) {
+        bit = INFO_PORT;
+        if ((o->master_port = spool_port_parse(val, vlen)) < 1)
+            return POOL_EPROTO;
+    } else if (str_is(key, klen, "master_link_status")) {
+        bit = INFO_LINK;
+        /* Same words as ROLE's state, so callers check one vocabulary. */
+        if (str_is(val, vlen, "up"))
+            strcpy(o->link_state, "connected");
+        else if (str_is(val, vlen, "down"))
+            strcpy(o->link_state, "connect");
+        else
+            return POOL_EPROTO;
+    } else if (str_is(key, klen, "slave_repl_offset")) {
+        bit = INFO_SLAVE_OFF;
+        if (parse_ll(val, vlen, &v) != 0 || v < -1)
+            return POOL_EPROTO;
+        *slave_off = v;
+    } else if (str_is(key, klen, "master_repl_offset")) {
+        bit = INFO_MASTER_OFF;
+        if (parse_ll(val, vlen, &v) != 0 || v < 0)
+            return POOL_EPROTO;
+        *master_off = v;
+    } else if (str_is(key, klen, "connected_slaves")) {
+        bit = INFO_CONNECTED;
+        if (parse_ll(val, vlen, &v) != 0 || v < 0 || v > INT_MAX)
+            return POOL_EPROTO;
+        o->connected_replicas = (int)v;
+    } else {
+        return 0; /* the many fields we do not need */
+    }
+    if (*seen & bit)
+        return POOL_EPROTO;
+    *seen |= bit;
+    return 0;
+}
+
+int spool_role_parse_info(const char *text, size_t len, spool_role *out)
+{
+    if (text == NULL || out == NULL)
+        return POOL_EINVAL;
+    spool_role o;
+    memset(&o, 0, sizeof o);
+    unsigned seen = 0;
+    long long slave_off = -1, master_off = 0;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl != NULL ? nl : end;
+        size_t n = (size_t)(eol - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        const char *colon = n > 0 && p[0] != '#' ? memchr(p, ':', n) : NULL;
+        if (colon != NULL) {
+            size_t klen = (size_t)(colon - p);
+            int rc = info_line(p, klen, colon + 1, n - klen - 1, &o, &seen, &slave_off,
+                               &master_off);
+            if (rc != 0)
+                return rc;
+        }
+        p = nl != NULL ? nl + 1 : end;
+    }
+    if (!(seen & INFO_ROLE))
+        return POOL_EPROTO;
+    if (o.kind == SPOOL_ROLE_MASTER) {
+        o.offset = master_off;
+        /* A master's own master_* lines do not exist; clear anything odd. */
+        o.master_host[0] = '\0';
+        o.master_port = 0;
+        o.link_state[0] = '\0';
+    } else {
+        if (!(seen & INFO_HOST) || !(seen & INFO_PORT) || !(seen & INFO_LINK))
+            return POOL_EPROTO;
+        o.offset = slave_off;
+        o.connected_replicas = 0;
+    }
+    *out = o;
+    return 0;
+}

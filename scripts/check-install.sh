@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# check-install.sh <builddir> <srcdir>
+# Installs the build into a scratch prefix, then builds tests/consumer against
+# it twice -- with CMake find_package() and with pkg-config -- and runs both.
+# Registered as the ctest `install_consumer`.
+set -euo pipefail
+
+if [ "$#" -ne 2 ]; then
+    echo "usage: $0 <builddir> <srcdir>" >&2
+    exit 2
+fi
+BUILD="$(cd "$1" && pwd)"
+SRC="$(cd "$2" && pwd)"
+CONSUMER="$SRC/tests/consumer"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/sp-install.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+PREFIX="$WORK/prefix"
+
+cache_value() {
+    sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt" | head -n 1
+}
+
+# Use the build's compiler, and its sanitizer flags: an instrumented library
+# needs an instrumented executable.
+CC_USED="$(cache_value CMAKE_C_COMPILER)"
+CC_USED="${CC_USED:-cc}"
+SAN="$(cache_value SENTINEL_POOL_SANITIZE)"
+EXTRA_FLAGS=()
+if [ -n "$SAN" ]; then
+    EXTRA_FLAGS=("-fsanitize=$SAN" -fno-omit-frame-pointer)
+fi
+
+echo "==> cmake --install $BUILD --prefix $PREFIX"
+cmake --install "$BUILD" --prefix "$PREFIX" >"$WORK/install.log" 2>&1 || {
+    cat "$WORK/install.log" >&2
+    exit 1
+}
+
+# GNUInstallDirs may choose lib/, lib64/ or lib/<multiarch>/.
+so="$(find "$PREFIX" -name 'libsentinel_pool.so' | head -n 1)"
+pc="$(find "$PREFIX" -name 'sentinel_pool.pc' -path '*/pkgconfig/*' | head -n 1)"
+cfg="$(find "$PREFIX" -name 'sentinel_poolConfig.cmake' | head -n 1)"
+hdr="$PREFIX/include/sentinel_pool.h"
+for f in "$so" "$pc" "$cfg" "$hdr"; do
+    if [ -z "$f" ] || [ ! -e "$f" ]; then
+        echo "check-install: incomplete install; installed files:" >&2
+        (cd "$PREFIX" && find . -type f -o -type l) >&2
+        exit 1
+    fi
+done
+find "$PREFIX" -name 'libsentinel_pool.a' | grep -q . || {
+    echo "check-install: libsentinel_pool.a not installed" >&2
+    exit 1
+}
+LIBDIR="$(dirname "$so")"
+PCDIR="$(dirname "$pc")"
+
+fail=0
+run_consumer() {
+    local label="$1" bin="$2" out
+    if ! out="$(LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$bin" 2>&1)"; then
+        echo "check-install: $label consumer failed:" >&2
+        echo "$out" >&2
+        fail=1
+        return
+    fi
+    echo "$out"
+    if ! grep -qx 'OK' <<<"$out"; then
+        echo "check-install: $label consumer did not print OK" >&2
+        fail=1
+    fi
+}
+
+echo "==> consumer via find_package (CMAKE_PREFIX_PATH=$PREFIX)"
+# Isolate from a user/system package registry and from any other install.
+if ! cmake -S "$CONSUMER" -B "$WORK/consumer-cmake" \
+    -DCMAKE_PREFIX_PATH="$PREFIX" \
+    -DCMAKE_C_COMPILER="$CC_USED" \
+    -DCMAKE_C_FLAGS="${EXTRA_FLAGS[*]:-}" \
+    -DCMAKE_EXE_LINKER_FLAGS="${EXTRA_FLAGS[*]:-}" \
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
+    -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF \
+    >"$WORK/consumer-cmake.log" 2>&1 ||
+    ! cmake --build "$WORK/consumer-cmake" >>"$WORK/consumer-cmake.log" 2>&1; then
+    cat "$WORK/consumer-cmake.log" >&2
+    echo "check-install: CMake consumer failed to build" >&2
+    exit 1
+fi
+run_consumer "CMake (shared)" "$WORK/consumer-cmake/consumer"
+run_consumer "CMake (static)" "$WORK/consumer-cmake/consumer_static"
+
+echo "==> consumer via pkg-config (PKG_CONFIG_PATH=$PCDIR)"
+export PKG_CONFIG_PATH="$PCDIR${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+pkg-config --exists --print-errors sentinel_pool
+read -r -a flags <<<"$(pkg-config --cflags --libs sentinel_pool)"
+echo "    pkg-config --cflags --libs: ${flags[*]}"
+"$CC_USED" -std=c11 -Wall -Wextra ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"} \
+    "$CONSUMER/main.c" -o "$WORK/consumer-pc" "${flags[@]}"
+run_consumer "pkg-config" "$WORK/consumer-pc"
+
+if [ "$fail" -ne 0 ]; then
+    exit 1
+fi
+echo "check-install: OK"
