@@ -1,0 +1,318 @@
+/*
+ * fixture.h: test launcher for sentinel_pool tests and the failover harness.
+ *
+ * Starts real redis-server and redis-sentinel processes on 127.0.0.1, on free
+ * ports, each in its own temporary directory (under $TMPDIR or /tmp), and
+ * stops every process it started by pid. Also a scripted fake server for
+ * hostile inputs (fx_fake_*).
+ *
+ * PROCESS OWNERSHIP
+ *  - Servers run in the foreground (daemonize no) as children of the test
+ *    process. In the child, before exec, the fixture sets
+ *    prctl(PR_SET_PDEATHSIG, SIGKILL) and checks that getppid() is still the
+ *    test process, so a crashed or killed test never leaves orphans.
+ *  - PR_SET_PDEATHSIG fires when the *thread* that forked exits, not the
+ *    process. Call every function that spawns (fx_redis_start,
+ *    fx_sentinel_start, fx_node_restart, fx_topology_start) from a thread that
+ *    lives as long as the servers: normally the main thread.
+ *  - Children are reaped only by fx_node_stop/fx_node_kill9/fx_node_restart
+ *    (and the fx_topology_* equivalents), so a pid stays reserved (as a
+ *    zombie) until the fixture reaps it: signals never hit a recycled pid.
+ *    Do not install SIG_IGN for SIGCHLD, and do not call wait()/waitpid(-1)
+ *    in the test process.
+ *  - Every descriptor the fixture opens is close-on-exec; children also close
+ *    every inherited descriptor above 2 before exec.
+ *  - If the test process is killed, its servers die (PDEATHSIG) but their
+ *    temporary directories (fx-<testpid>-*) stay behind in $TMPDIR.
+ *
+ * THREADS: no global mutable state. A node, topology or fake server may be
+ * used by one thread at a time; different objects from different threads.
+ *
+ * ERRORS: functions return 0 (or an index/port >= 0) on success and -1 on
+ * failure, after printing to stderr which step failed, on which port, and
+ * the tail of the server's log.
+ *
+ * SIGPIPE: fx_cmd() and the fixture's internal queries block SIGPIPE on the
+ * calling thread around their writes. A context returned by fx_connect() is
+ * plain hiredis: writing to a dead peer with it raises SIGPIPE.
+ *
+ * ENVIRONMENT: FX_REDIS_SERVER and FX_REDIS_SENTINEL override the binaries
+ * (default: found in $PATH, then /usr/bin). FX_KEEP_DIRS=1 keeps the
+ * temporary directories after stop, for post-mortems.
+ */
+#ifndef SENTINEL_POOL_TEST_FIXTURE_H
+#define SENTINEL_POOL_TEST_FIXTURE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <hiredis/hiredis.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Single servers                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct fx_node {
+    pid_t pid;      /* current (or last) server pid; 0 if never started */
+    int port;       /* TCP port on 127.0.0.1 */
+    char dir[256];  /* temporary directory: config, logs, data */
+    char role;      /* 'm' master, 'r' replica, 's' sentinel: as started, and
+                       updated by fx_topology_master_index/fx_wait_* */
+    int running;    /* spawned and not yet reaped */
+    int stopped;    /* SIGSTOPped by fx_node_sigstop */
+    int is_sentinel;
+    char conf[300]; /* config file (redis.conf / sentinel.conf) */
+    char log[300];  /* server log file */
+    char auth_user[64];  /* credentials fx_connect uses; empty = none */
+    char auth_pass[128];
+    /* SENTINEL DEBUG periods re-applied after fx_node_restart (0 = none) */
+    int sdebug_ping_period_ms;
+    int sdebug_publish_period_ms;
+    int sdebug_info_period_ms;
+    int sdebug_ask_period_ms;
+} fx_node;
+
+typedef struct fx_redis_opts {
+    const char *requirepass;   /* default user's password */
+    const char *acl_users;     /* "user app on >secret ~* +@all"; several
+                                  lines may be separated by '\n' */
+    const char *replicaof_host; /* with replicaof_port > 0: start as replica */
+    int replicaof_port;
+    const char *masterauth;
+    const char *masteruser;
+    const char *extra_config;  /* raw config lines, written before the
+                                  fixture's own port/bind/dir/logfile lines */
+    const char *auth_user;     /* credentials for fx_connect; default: */
+    const char *auth_pass;     /* no user, password = requirepass */
+    int ready_timeout_ms;      /* default 10000 */
+} fx_redis_opts;
+
+/* Start redis-server (opts may be NULL). Always: bind 127.0.0.1, a free
+ * port, save "", appendonly no, protected-mode no, daemonize no,
+ * repl-diskless-sync-delay 0, dir and logfile in a new temporary directory.
+ * Waits until the server answers PING and INFO reports our pid; retries on a
+ * new port (up to 20 times) when the port was taken meanwhile.
+ * *n is overwritten; on failure it is left stopped and its dir removed. */
+int fx_redis_start(fx_node *n, const fx_redis_opts *o);
+
+typedef struct fx_sentinel_opts {
+    const char *master_name;   /* default "mymaster" */
+    const char *master_host;   /* default "127.0.0.1" */
+    int master_port;           /* required */
+    int quorum;                /* default 2 */
+    int down_after_ms;         /* default 1000 */
+    int failover_timeout_ms;   /* default 10000 */
+    int parallel_syncs;        /* default 1 */
+    const char *auth_user;     /* sentinel auth-user: to reach data nodes */
+    const char *auth_pass;     /* sentinel auth-pass */
+    const char *requirepass;   /* password of the sentinel itself (also
+                                  used by sentinels among themselves) */
+    const char *extra_config;
+    /* SENTINEL DEBUG timing knobs, applied right after start (and after
+     * fx_node_restart). 0 = fixture default (ping 100, publish 200,
+     * info 500, ask 100), -1 = leave Sentinel's own default (1000, 2000,
+     * 10000, 1000). no_debug_timing = 1 leaves all four alone.
+     * Note: info-period also bounds how long a demoted old master keeps
+     * acting as master after SENTINEL FAILOVER (about 2 info periods):
+     * tests reproducing redis/redis#6062 at its real size want -1. */
+    int no_debug_timing;
+    int ping_period_ms;
+    int publish_period_ms;
+    int info_period_ms;
+    int ask_period_ms;
+    int ready_timeout_ms;      /* default 10000 */
+} fx_sentinel_opts;
+
+/* Start a sentinel monitoring one master (config written to its own dir,
+ * started as redis-sentinel <conf>). Same port/ready/retry rules. */
+int fx_sentinel_start(fx_node *n, const fx_sentinel_opts *o);
+
+/* SIGTERM (plus SIGCONT if stopped), SIGKILL after 2 s, reap, remove the
+ * directory. Idempotent; a zeroed fx_node is fine. */
+void fx_node_stop(fx_node *n);
+/* SIGKILL and reap; keeps dir/port/config for fx_node_restart. */
+int fx_node_kill9(fx_node *n);
+/* SIGSTOP / SIGCONT; wait (2 s) until /proc shows the new state. */
+int fx_node_sigstop(fx_node *n);
+int fx_node_sigcont(fx_node *n);
+/* Start again on the same port, dir and (possibly server-rewritten) config;
+ * kills the old process first if it still runs. Waits until ready. */
+int fx_node_restart(fx_node *n);
+
+/* Blocking context, 2 s connect and command timeouts, AUTH done if the node
+ * has credentials. NULL (and a message) on failure. Free with redisFree. */
+redisContext *fx_connect(const fx_node *n);
+/* One-shot: connect, run one command, disconnect. Returns the reply (which
+ * may be REDIS_REPLY_ERROR; free with freeReplyObject) or NULL on I/O error. */
+redisReply *fx_cmd(const fx_node *n, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* A port on 127.0.0.1 that was free a moment ago (bind to :0). -1 on error. */
+int fx_free_port(void);
+
+/* ------------------------------------------------------------------------ */
+/* Topology: 1 master + replicas + sentinels                                */
+/* ------------------------------------------------------------------------ */
+
+#define FX_MAX_DATA 3
+#define FX_MAX_SENTINELS 3
+
+typedef struct fx_topology {
+    fx_node data[FX_MAX_DATA];         /* data[0] starts as master */
+    fx_node sentinel[FX_MAX_SENTINELS];
+    int n_data;
+    int n_sentinels;
+    char master_name[64];
+    int quorum;
+    int down_after_ms;
+    int failover_timeout_ms;
+    char data_password[128];
+    char sentinel_password[128];
+} fx_topology;
+
+typedef struct fx_topology_opts {
+    const char *master_name;     /* default "mymaster" */
+    int n_replicas;              /* 0..2, default 2 (use -1 for 0) */
+    int n_sentinels;             /* 1..3, default 3 */
+    int quorum;                  /* default 2 (1 if n_sentinels == 1) */
+    int down_after_ms;           /* default 1000 */
+    int failover_timeout_ms;     /* default 10000 */
+    const char *data_password;   /* requirepass + masterauth on every data
+                                    node, sentinel auth-pass */
+    const char *data_acl_users;  /* extra "user ..." lines on data nodes */
+    const char *sentinel_password; /* requirepass on the sentinels */
+    const char *data_extra_config;
+    const char *sentinel_extra_config;
+    int no_debug_timing;         /* see fx_sentinel_opts */
+    int ping_period_ms;
+    int publish_period_ms;
+    int info_period_ms;
+    int ask_period_ms;
+    int start_timeout_ms;        /* convergence wait, default 30000 */
+} fx_topology_opts;
+
+/* Start everything (opts may be NULL) and wait until: every replica has
+ * master_link_status:up and has caught up with the master's offset; every
+ * sentinel names the master, lists every replica (link ok, not down) and
+ * every other sentinel (not down). On failure: dump logs, stop all, -1. */
+int fx_topology_start(fx_topology *t, const fx_topology_opts *o);
+/* Stop all nodes concurrently (SIGTERM, SIGKILL after 2 s). Idempotent. */
+void fx_topology_stop(fx_topology *t);
+
+/* Index of the data node that every reachable sentinel names and whose ROLE
+ * is master; -1 if there is none or they disagree. Quiet (no stderr). */
+int fx_topology_master_index(fx_topology *t);
+/* SENTINEL FAILOVER <name> on sentinel[sentinel_idx]; 0 on +OK. */
+int fx_sentinel_failover(fx_topology *t, int sentinel_idx);
+/* Wait until all reachable sentinels name a data node other than old_index
+ * and its ROLE says master. Returns the new index, -1 on timeout. */
+int fx_wait_master_change(fx_topology *t, int old_index, int timeout_ms);
+/* Wait until every running, non-stopped data node other than the current
+ * master has master_link_status:up toward it and caught up, and every
+ * reachable sentinel sees them (link ok, not down) and the other reachable
+ * sentinels. Needed before a second failover. 0 or -1. */
+int fx_wait_replicas_synced(fx_topology *t, int timeout_ms);
+/* "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"; -1 if it does not fit. */
+int fx_sentinels_string(const fx_topology *t, char *buf, size_t len);
+/* Print state and the tail of every node's logs to stderr. */
+void fx_topology_dump(const fx_topology *t);
+/* Print the tail of one node's logs to stderr. */
+void fx_node_dump(const fx_node *n);
+
+/* ------------------------------------------------------------------------ */
+/* Scripted fake server                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum fx_step_kind {
+    FX_STEP_READ = 1,     /* consume one complete RESP command (multibulk or
+                             inline); closes the connection on EOF */
+    FX_STEP_READ_ANY = 2, /* consume whatever arrived (at least 1 byte) */
+    FX_STEP_SEND = 3,     /* send bytes[0..len) */
+    FX_STEP_DRIBBLE = 4,  /* send one byte at a time, delay_ms between */
+    FX_STEP_SLEEP = 5,    /* do nothing for delay_ms */
+    FX_STEP_CLOSE = 6,    /* close the connection (FIN) */
+    FX_STEP_RESET = 7,    /* close with RST (SO_LINGER 0) */
+    FX_STEP_HANG = 8,     /* never answer: read and discard input until the
+                             peer closes. A script that ends without CLOSE
+                             behaves the same */
+    FX_STEP_REPEAT = 9    /* go back to step 0 on this connection */
+} fx_step_kind;
+
+typedef struct fx_fake_step {
+    fx_step_kind kind;
+    const char *bytes;
+    size_t len;
+    int delay_ms;
+} fx_fake_step;
+
+/* Brace initializers, usable in static and automatic arrays:
+ *   fx_fake_step s[] = { FX_READ, FX_SEND_STR("+PONG\r\n"), FX_REPEAT }; */
+#define FX_READ { .kind = FX_STEP_READ }
+#define FX_READ_ANY { .kind = FX_STEP_READ_ANY }
+#define FX_SEND(b, l) { .kind = FX_STEP_SEND, .bytes = (b), .len = (l) }
+#define FX_SEND_STR(lit) FX_SEND((lit), sizeof(lit) - 1) /* literals only */
+#define FX_DRIBBLE(b, l, ms) { .kind = FX_STEP_DRIBBLE, .bytes = (b), .len = (l), .delay_ms = (ms) }
+#define FX_DRIBBLE_STR(lit, ms) FX_DRIBBLE((lit), sizeof(lit) - 1, (ms))
+#define FX_SLEEP(ms) { .kind = FX_STEP_SLEEP, .delay_ms = (ms) }
+#define FX_CLOSE { .kind = FX_STEP_CLOSE }
+#define FX_RESET { .kind = FX_STEP_RESET }
+#define FX_HANG { .kind = FX_STEP_HANG }
+#define FX_REPEAT { .kind = FX_STEP_REPEAT }
+
+typedef enum fx_fake_flags {
+    FX_FAKE_DEFAULT = 0,
+    /* Listen but never accept: connects complete in the kernel backlog and
+     * nothing is ever read or answered. */
+    FX_FAKE_NO_ACCEPT = 1
+} fx_fake_flags;
+
+#define FX_FAKE_RECORD_MAX 65536
+
+typedef struct fx_fake {
+    int port; /* where it listens on 127.0.0.1 */
+    /* private */
+    int listen_fd;
+    int stop_pipe[2];
+    int thread_started;
+    pthread_t thread;
+    fx_fake_step *steps; /* deep copy */
+    size_t n_steps;
+    char *bytes;         /* storage for the copied step bytes */
+    unsigned flags;
+    atomic_ulong connections;
+    atomic_ulong commands;
+    atomic_ulong bytes_in;
+    pthread_mutex_t rec_lock;
+    int rec_lock_init;
+    char *rec;           /* first FX_FAKE_RECORD_MAX bytes received */
+    size_t rec_len;
+} fx_fake;
+
+/* Listen on a free loopback port and serve the script (copied) to every
+ * accepted connection, each independently, from one background thread.
+ * An empty script (n == 0) means accept and never answer. */
+int fx_fake_start(fx_fake *f, const fx_fake_step *steps, size_t n);
+int fx_fake_start_ex(fx_fake *f, const fx_fake_step *steps, size_t n, unsigned flags);
+/* Stop promptly (wakes the thread through a pipe), join, close every
+ * connection, free. Idempotent; a zeroed fx_fake is fine. */
+void fx_fake_stop(fx_fake *f);
+unsigned long fx_fake_connections(fx_fake *f); /* accepted so far */
+unsigned long fx_fake_commands(fx_fake *f);    /* commands consumed by FX_READ */
+/* Copy what all connections sent (first FX_FAKE_RECORD_MAX bytes, in
+ * arrival order) into buf, NUL-terminated; returns the length copied. */
+size_t fx_fake_received(fx_fake *f, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,48 @@
+/* Helpers shared by the fixture's translation units; not for tests. */
+#ifndef SENTINEL_POOL_TEST_FX_INTERNAL_H
+#define SENTINEL_POOL_TEST_FX_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fixture.h"
+
+#define FXI_POLL_STEP_MS 20
+
+int64_t fxi_now_ms(void);
+void fxi_sleep_ms(int ms);
+
+/* Print the last `lines` lines of a file to stderr (nothing if missing). */
+void fxi_tail(const char *path, int lines);
+
+/* Connect with the given timeout (connect and per-recv), AUTH if needed.
+ * quiet = 1: no stderr output on failure. */
+redisContext *fxi_connect(const fx_node *n, int timeout_ms, int quiet);
+/* One command on a fresh connection, SIGPIPE blocked on this thread. */
+redisReply *fxi_cmd(const fx_node *n, int timeout_ms, int quiet, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+redisReply *fxi_vcmd(const fx_node *n, int timeout_ms, int quiet, const char *fmt, va_list ap);
+
+/* Reachable = spawned, not reaped, not SIGSTOPped. Reaps if it exited. */
+int fxi_node_usable(fx_node *n);
+
+/* Stop several nodes concurrently: SIGTERM all, SIGKILL after grace_ms. */
+void fxi_stop_many(fx_node **nodes, size_t count, int grace_ms);
+
+/* Value of "key:" in an INFO text; copies into out. 0 if found. */
+int fxi_info_field(const char *info, const char *key, char *out, size_t outlen);
+
+/* Look up a key in a flat [k, v, k, v...] array reply; NULL if absent. */
+const char *fxi_kv(const redisReply *r, const char *key);
+
+/* Parse an integer or bulk-string port/number reply element. -1 if not. */
+long long fxi_reply_ll(const redisReply *r);
+
+/* Apply the node's SENTINEL DEBUG periods; errors are ignored. */
+void fxi_sentinel_apply_debug(const fx_node *n);
+
+#endif

@@ -1,0 +1,428 @@
+/* fx_topology.c: 1 master + replicas + sentinels, and failover helpers. */
+#define _GNU_SOURCE
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "fx_internal.h"
+
+#define FXT_QUERY_MS 1000 /* per-query timeout while polling */
+
+/* Is `flag` one of the comma-separated tokens of `flags`? */
+static int has_flag(const char *flags, const char *flag)
+{
+    size_t fl = strlen(flag);
+    const char *p = flags;
+    while (p && *p) {
+        size_t l = strcspn(p, ",");
+        if (l == fl && strncmp(p, flag, fl) == 0)
+            return 1;
+        p += l;
+        if (*p)
+            p++;
+    }
+    return 0;
+}
+
+static int flags_healthy(const char *flags)
+{
+    return flags && !has_flag(flags, "s_down") && !has_flag(flags, "o_down") &&
+           !has_flag(flags, "disconnected");
+}
+
+/* ROLE's first element: 'm' master, 'r' replica, 's' sentinel, 0 unknown. */
+static char node_role(const fx_node *n, int quiet)
+{
+    redisReply *r = fxi_cmd(n, FXT_QUERY_MS, quiet, "ROLE");
+    char role = 0;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_STRING) {
+        const char *s = r->element[0]->str;
+        if (strcmp(s, "master") == 0)
+            role = 'm';
+        else if (strcmp(s, "slave") == 0 || strcmp(s, "replica") == 0)
+            role = 'r';
+        else if (strcmp(s, "sentinel") == 0)
+            role = 's';
+    }
+    if (r)
+        freeReplyObject(r);
+    return role;
+}
+
+/* Port a sentinel names for the master: >0, 0 if it answered without a
+ * usable address (null / error), -1 if unreachable. */
+static int sentinel_master_port(const fx_topology *t, const fx_node *s)
+{
+    redisReply *r = fxi_cmd(s, FXT_QUERY_MS, 1, "SENTINEL get-master-addr-by-name %s",
+                            t->master_name);
+    if (!r)
+        return -1;
+    int port = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "127.0.0.1") == 0) {
+        long long p = fxi_reply_ll(r->element[1]);
+        if (p > 0 && p < 65536)
+            port = (int)p;
+    }
+    freeReplyObject(r);
+    return port;
+}
+
+int fx_topology_master_index(fx_topology *t)
+{
+    int port = -1, reachable = 0;
+    for (int i = 0; i < t->n_sentinels; i++) {
+        fx_node *s = &t->sentinel[i];
+        if (!fxi_node_usable(s))
+            continue;
+        int p = sentinel_master_port(t, s);
+        if (p < 0)
+            continue; /* unreachable: not part of the vote */
+        if (p == 0 || (reachable && p != port))
+            return -1;
+        port = p;
+        reachable++;
+    }
+    if (!reachable)
+        return -1;
+    for (int i = 0; i < t->n_data; i++) {
+        fx_node *d = &t->data[i];
+        if (d->port != port)
+            continue;
+        if (!fxi_node_usable(d) || node_role(d, 1) != 'm')
+            return -1;
+        for (int j = 0; j < t->n_data; j++)
+            t->data[j].role = j == i ? 'm' : 'r';
+        return i;
+    }
+    return -1;
+}
+
+static int info_repl(const fx_node *n, char *buf, size_t len, char *why, size_t wl,
+                     const char *label)
+{
+    redisReply *r = fxi_cmd(n, FXT_QUERY_MS, 1, "INFO replication");
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        snprintf(why, wl, "%s port %d: INFO replication failed (%s)", label, n->port,
+                 r && r->str ? r->str : "no reply");
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    snprintf(buf, len, "%s", r->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Find the entry for `port` in a SENTINEL replicas/sentinels reply. */
+static const redisReply *find_instance(const redisReply *r, int port)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *p = fxi_kv(r->element[i], "port");
+        if (p && atoi(p) == port)
+            return r->element[i];
+    }
+    return NULL;
+}
+
+/* One round of the "ready for a failover" condition around master mi. */
+static int check_synced(fx_topology *t, int mi, char *why, size_t wl)
+{
+    fx_node *m = &t->data[mi];
+    char info[8192], val[64];
+    if (!fxi_node_usable(m)) {
+        snprintf(why, wl, "master data[%d] port %d is not running", mi, m->port);
+        return 0;
+    }
+    if (node_role(m, 1) != 'm') {
+        snprintf(why, wl, "data[%d] port %d: ROLE is not master", mi, m->port);
+        return 0;
+    }
+    if (info_repl(m, info, sizeof(info), why, wl, "master") != 0)
+        return 0;
+    if (fxi_info_field(info, "master_repl_offset", val, sizeof(val)) != 0) {
+        snprintf(why, wl, "master port %d: no master_repl_offset", m->port);
+        return 0;
+    }
+    long long moff = atoll(val);
+
+    for (int j = 0; j < t->n_data; j++) {
+        fx_node *d = &t->data[j];
+        if (j == mi || !fxi_node_usable(d))
+            continue;
+        if (info_repl(d, info, sizeof(info), why, wl, "replica") != 0)
+            return 0;
+        if (fxi_info_field(info, "master_port", val, sizeof(val)) != 0 ||
+            atoi(val) != m->port) {
+            snprintf(why, wl, "data[%d] port %d: not yet a replica of port %d", j, d->port,
+                     m->port);
+            return 0;
+        }
+        if (fxi_info_field(info, "master_link_status", val, sizeof(val)) != 0 ||
+            strcmp(val, "up") != 0) {
+            snprintf(why, wl, "data[%d] port %d: master_link_status %s", j, d->port, val);
+            return 0;
+        }
+        if (fxi_info_field(info, "slave_repl_offset", val, sizeof(val)) != 0 ||
+            atoll(val) < moff) {
+            snprintf(why, wl, "data[%d] port %d: offset %s behind master %lld", j, d->port, val,
+                     moff);
+            return 0;
+        }
+    }
+
+    for (int i = 0; i < t->n_sentinels; i++) {
+        fx_node *s = &t->sentinel[i];
+        if (!fxi_node_usable(s))
+            continue;
+        int p = sentinel_master_port(t, s);
+        if (p != m->port) {
+            snprintf(why, wl, "sentinel[%d] port %d names master port %d, want %d", i, s->port,
+                     p, m->port);
+            return 0;
+        }
+        redisReply *r =
+            fxi_cmd(s, FXT_QUERY_MS, 1, "SENTINEL replicas %s", t->master_name);
+        for (int j = 0; j < t->n_data; j++) {
+            fx_node *d = &t->data[j];
+            if (j == mi || !fxi_node_usable(d))
+                continue;
+            const redisReply *e = find_instance(r, d->port);
+            const char *flags = e ? fxi_kv(e, "flags") : NULL;
+            const char *link = e ? fxi_kv(e, "master-link-status") : NULL;
+            const char *mport = e ? fxi_kv(e, "master-port") : NULL;
+            if (!e || !flags_healthy(flags) || !has_flag(flags, "slave") || !link ||
+                strcmp(link, "ok") != 0 || !mport || atoi(mport) != m->port) {
+                snprintf(why, wl, "sentinel[%d] port %d: replica port %d %s (flags %s, link %s)",
+                         i, s->port, d->port, e ? "not healthy" : "unknown",
+                         flags ? flags : "-", link ? link : "-");
+                if (r)
+                    freeReplyObject(r);
+                return 0;
+            }
+        }
+        if (r)
+            freeReplyObject(r);
+        r = fxi_cmd(s, FXT_QUERY_MS, 1, "SENTINEL sentinels %s", t->master_name);
+        for (int k = 0; k < t->n_sentinels; k++) {
+            fx_node *o = &t->sentinel[k];
+            if (k == i || !fxi_node_usable(o))
+                continue;
+            const redisReply *e = find_instance(r, o->port);
+            const char *flags = e ? fxi_kv(e, "flags") : NULL;
+            if (!e || !flags_healthy(flags)) {
+                snprintf(why, wl, "sentinel[%d] port %d: peer sentinel port %d %s (flags %s)", i,
+                         s->port, o->port, e ? "not healthy" : "not discovered yet",
+                         flags ? flags : "-");
+                if (r)
+                    freeReplyObject(r);
+                return 0;
+            }
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    return 1;
+}
+
+static int wait_synced_around(fx_topology *t, int mi, int timeout_ms, const char *what)
+{
+    char why[256] = "";
+    int64_t deadline = fxi_now_ms() + timeout_ms;
+    for (;;) {
+        int cur = mi >= 0 ? mi : fx_topology_master_index(t);
+        if (cur < 0)
+            snprintf(why, sizeof(why), "sentinels do not agree on a master whose ROLE is master");
+        else if (check_synced(t, cur, why, sizeof(why)))
+            return 0;
+        if (fxi_now_ms() >= deadline)
+            break;
+        fxi_sleep_ms(50);
+    }
+    fprintf(stderr, "%s: not converged after %d ms: %s\n", what, timeout_ms, why);
+    return -1;
+}
+
+int fx_wait_replicas_synced(fx_topology *t, int timeout_ms)
+{
+    if (wait_synced_around(t, -1, timeout_ms, "fx_wait_replicas_synced") == 0)
+        return 0;
+    fx_topology_dump(t);
+    return -1;
+}
+
+int fx_topology_start(fx_topology *t, const fx_topology_opts *o)
+{
+    fx_topology_opts none;
+    if (!t)
+        return -1;
+    if (!o) {
+        memset(&none, 0, sizeof(none));
+        o = &none;
+    }
+    memset(t, 0, sizeof(*t));
+    int n_repl = o->n_replicas == 0 ? 2 : (o->n_replicas < 0 ? 0 : o->n_replicas);
+    t->n_data = 1 + n_repl;
+    t->n_sentinels = o->n_sentinels == 0 ? 3 : o->n_sentinels;
+    if (t->n_data > FX_MAX_DATA || t->n_sentinels < 1 || t->n_sentinels > FX_MAX_SENTINELS) {
+        fprintf(stderr, "fx_topology_start: at most %d replicas and 1..%d sentinels\n",
+                FX_MAX_DATA - 1, FX_MAX_SENTINELS);
+        return -1;
+    }
+    const char *name = o->master_name ? o->master_name : "mymaster";
+    if (strlen(name) >= sizeof(t->master_name) || strcspn(name, " \t\r\n\"") != strlen(name)) {
+        fprintf(stderr, "fx_topology_start: bad master name\n");
+        return -1;
+    }
+    strcpy(t->master_name, name);
+    t->quorum = o->quorum > 0 ? o->quorum : (t->n_sentinels == 1 ? 1 : 2);
+    t->down_after_ms = o->down_after_ms > 0 ? o->down_after_ms : 1000;
+    t->failover_timeout_ms = o->failover_timeout_ms > 0 ? o->failover_timeout_ms : 10000;
+    snprintf(t->data_password, sizeof(t->data_password), "%s",
+             o->data_password ? o->data_password : "");
+    snprintf(t->sentinel_password, sizeof(t->sentinel_password), "%s",
+             o->sentinel_password ? o->sentinel_password : "");
+
+    fx_redis_opts ro;
+    memset(&ro, 0, sizeof(ro));
+    ro.requirepass = o->data_password;
+    ro.masterauth = o->data_password;
+    ro.acl_users = o->data_acl_users;
+    ro.extra_config = o->data_extra_config;
+    for (int i = 0; i < t->n_data; i++) {
+        if (i > 0) {
+            ro.replicaof_host = "127.0.0.1";
+            ro.replicaof_port = t->data[0].port;
+        }
+        if (fx_redis_start(&t->data[i], &ro) != 0) {
+            fprintf(stderr, "fx_topology_start: data node %d failed to start\n", i);
+            fx_topology_stop(t);
+            return -1;
+        }
+    }
+
+    fx_sentinel_opts so;
+    memset(&so, 0, sizeof(so));
+    so.master_name = t->master_name;
+    so.master_port = t->data[0].port;
+    so.quorum = t->quorum;
+    so.down_after_ms = t->down_after_ms;
+    so.failover_timeout_ms = t->failover_timeout_ms;
+    so.parallel_syncs = 1;
+    so.auth_pass = o->data_password;
+    so.requirepass = o->sentinel_password;
+    so.extra_config = o->sentinel_extra_config;
+    so.no_debug_timing = o->no_debug_timing;
+    so.ping_period_ms = o->ping_period_ms;
+    so.publish_period_ms = o->publish_period_ms;
+    so.info_period_ms = o->info_period_ms;
+    so.ask_period_ms = o->ask_period_ms;
+    for (int i = 0; i < t->n_sentinels; i++) {
+        if (fx_sentinel_start(&t->sentinel[i], &so) != 0) {
+            fprintf(stderr, "fx_topology_start: sentinel %d failed to start\n", i);
+            fx_topology_stop(t);
+            return -1;
+        }
+    }
+
+    int timeout = o->start_timeout_ms > 0 ? o->start_timeout_ms : 30000;
+    if (wait_synced_around(t, 0, timeout, "fx_topology_start") != 0) {
+        fx_topology_dump(t);
+        fx_topology_stop(t);
+        return -1;
+    }
+    return 0;
+}
+
+void fx_topology_stop(fx_topology *t)
+{
+    if (!t)
+        return;
+    /* Sentinels first in the list: all get SIGTERM at once anyway, but a
+     * sentinel must not see the data nodes vanish and start a failover. */
+    fx_node *all[FX_MAX_SENTINELS + FX_MAX_DATA];
+    size_t n = 0;
+    for (int i = 0; i < FX_MAX_SENTINELS; i++)
+        all[n++] = &t->sentinel[i];
+    for (int i = 0; i < FX_MAX_DATA; i++)
+        all[n++] = &t->data[i];
+    fxi_stop_many(all, n, 2000);
+    for (size_t i = 0; i < n; i++)
+        fx_node_stop(all[i]); /* already reaped: only removes the directory */
+}
+
+int fx_sentinel_failover(fx_topology *t, int sentinel_idx)
+{
+    if (!t || sentinel_idx < 0 || sentinel_idx >= t->n_sentinels) {
+        fprintf(stderr, "fx_sentinel_failover: bad sentinel index %d\n", sentinel_idx);
+        return -1;
+    }
+    fx_node *s = &t->sentinel[sentinel_idx];
+    redisReply *r = fx_cmd(s, "SENTINEL FAILOVER %s", t->master_name);
+    int ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
+    if (!ok)
+        fprintf(stderr, "fx_sentinel_failover: sentinel port %d: %s\n", s->port,
+                r && r->str ? r->str : "no reply");
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+int fx_wait_master_change(fx_topology *t, int old_index, int timeout_ms)
+{
+    int64_t deadline = fxi_now_ms() + timeout_ms;
+    for (;;) {
+        int idx = fx_topology_master_index(t);
+        if (idx >= 0 && idx != old_index)
+            return idx;
+        if (fxi_now_ms() >= deadline)
+            break;
+        fxi_sleep_ms(FXI_POLL_STEP_MS);
+    }
+    fprintf(stderr, "fx_wait_master_change: no agreed new master (old data[%d]) after %d ms\n",
+            old_index, timeout_ms);
+    fx_topology_dump(t);
+    return -1;
+}
+
+int fx_sentinels_string(const fx_topology *t, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (!t || !buf || len == 0)
+        return -1;
+    buf[0] = '\0';
+    for (int i = 0; i < t->n_sentinels; i++) {
+        int w = snprintf(buf + used, len - used, "%s127.0.0.1:%d", i ? "," : "",
+                         t->sentinel[i].port);
+        if (w < 0 || (size_t)w >= len - used) {
+            buf[0] = '\0';
+            return -1;
+        }
+        used += (size_t)w;
+    }
+    return 0;
+}
+
+static void dump_node(const char *kind, int i, const fx_node *n)
+{
+    fprintf(stderr, "  == %s[%d] port %d pid %d role %c %s%s dir %s ==\n", kind, i, n->port,
+            (int)n->pid, n->role ? n->role : '-', n->running ? "running" : "not running",
+            n->stopped ? " (SIGSTOPped)" : "", n->dir[0] ? n->dir : "(removed)");
+    fx_node_dump(n);
+}
+
+void fx_topology_dump(const fx_topology *t)
+{
+    if (!t)
+        return;
+    fprintf(stderr, "fx_topology_dump: master name %s, quorum %d\n", t->master_name, t->quorum);
+    for (int i = 0; i < t->n_data; i++)
+        dump_node("data", i, &t->data[i]);
+    for (int i = 0; i < t->n_sentinels; i++)
+        dump_node("sentinel", i, &t->sentinel[i]);
+}
