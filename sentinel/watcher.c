@@ -18,28 +18,58 @@
 #define HOT_POLL_MS 20
 /* How long an event-named candidate is retried before we give up on it. */
 #define CANDIDATE_MS 5000
+/* How long a node we moved away from is held off (see would_go_back()). */
+#define LEFT_HOLD_MS 30000
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* ---- The verdict: switch, fence, or wait --------------------------------- */
 
+/* Going back to the node we just left is allowed only once the node we
+ * moved to says it is no longer master (a failover that was reversed). */
+static int would_go_back(spool_watcher *w, const spool_addr *node)
+{
+    if (spool_now_ns() >= w->left_until || node->port != w->left.port ||
+        strcmp(node->host, w->left.host) != 0)
+        return 0;
+    spool_addr cur;
+    if (pool_current_master(w->pool, cur.host, sizeof(cur.host), &cur.port, NULL) != 0)
+        return 0;
+    spool_role role;
+    if (sp_node_role(w, &cur, spool_deadline_ms(w->timeout_ms), &role) != 0)
+        return 0;
+    return role.kind == SPOOL_ROLE_MASTER;
+}
+
 /* The sentinels (or an event) name node: switch to it once ROLE confirms. */
 static int adopt_if_master(spool_watcher *w, const spool_addr *node, const char *why)
 {
+    spool_addr cur;
+    int have_cur =
+        pool_current_master(w->pool, cur.host, sizeof(cur.host), &cur.port, NULL) == 0;
+    int same = have_cur && cur.port == node->port && strcmp(cur.host, node->host) == 0;
+    if (!same && would_go_back(w, node)) {
+        spool_log(w->pool, POOL_LOG_DEBUG,
+                  "%s:%d is named master (%s) but we left it for a promoted node that is "
+                  "still master: a sentinel has not caught up yet",
+                  node->host, node->port, why);
+        return POOL_ENOTMASTER;
+    }
     spool_role role;
     int rc = sp_node_role(w, node, spool_deadline_ms(w->timeout_ms), &role);
     if (rc != 0)
         return rc;
     if (role.kind != SPOOL_ROLE_MASTER) {
-        char cur[SPOOL_HOST_MAX];
-        int port = 0;
-        if (pool_current_master(w->pool, cur, sizeof(cur), &port, NULL) == 0 &&
-            port == node->port && strcmp(cur, node->host) == 0)
+        if (same)
             spool_writer_fence(w->pool, "the sentinels' master says it is a replica");
         spool_emit(w->pool, POOL_EVENT_VALIDATION_FAILED, node->host, node->port, NULL, 0,
                    "%s:%d is named master (%s) but its ROLE is %s", node->host, node->port, why,
                    role.kind == SPOOL_ROLE_REPLICA ? "replica" : "not master");
         return POOL_ENOTMASTER;
+    }
+    if (!same && have_cur) {
+        w->left = cur;
+        w->left_until = spool_now_ns() + (int64_t)LEFT_HOLD_MS * 1000000;
     }
     spool_writer_set(w->pool, node->host, node->port, why);
     return 0;

@@ -34,6 +34,12 @@ struct spool_watcher {
     spool_addr candidate; /* a promoted node named by an event, being verified */
     int have_candidate;
     int64_t candidate_until;
+    /* The node we last moved away from, and until when going back to it
+     * needs proof that the new one stopped being master: a sentinel that has
+     * not heard of the promotion yet still names the old master, which Redis
+     * 7.0 leaves writable for seconds after a graceful failover. */
+    spool_addr left;
+    int64_t left_until;
 
     int stop_pipe[2]; /* readable once pool_destroy() starts: aborts any wait */
     int poke_pipe[2]; /* readable when a worker asks for re-resolution */
