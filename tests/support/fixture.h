@@ -204,7 +204,7 @@ typedef struct fx_topology_opts {
  * master_link_status:up and has caught up with the master's offset; every
  * sentinel names the master, lists every replica (link ok, not down) and
  * every other sentinel (not down). On failure: dump logs, stop all, -1. */
-int fx_topology_start(fx_topology *t, const fx_topology_opts *o);
+int fx_topology_start(fx_topology *t, const fx_topology_opts *o); /* *t overwritten */
 /* Stop all nodes concurrently (SIGTERM, SIGKILL after 2 s). Idempotent. */
 void fx_topology_stop(fx_topology *t);
 

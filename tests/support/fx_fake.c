@@ -4,7 +4,9 @@
  * pipe and every accepted connection; each connection walks its own copy of
  * the script position, so slow scripts never hold up other connections and
  * fx_fake_stop() is prompt whatever the script is doing. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #include <arpa/inet.h>
 #include <errno.h>

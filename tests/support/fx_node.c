@@ -1,5 +1,7 @@
 /* fx_node.c: spawning, readiness, signals and stopping of single servers. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -787,6 +789,9 @@ static int wait_ready(fx_node *n, int timeout_ms, long log_off, long out_off, co
         }
         redisContext *c = fxi_connect(n, 250, 1);
         if (c) {
+            /* Whoever answers may be a foreign process that hangs up. */
+            sigpipe_guard g;
+            sigpipe_block(&g);
             redisReply *r = redisCommand(c, "PING");
             int pong = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
             if (r && r->type == REDIS_REPLY_ERROR)
@@ -801,6 +806,7 @@ static int wait_ready(fx_node *n, int timeout_ms, long log_off, long out_off, co
                     if (atol(pidbuf) == (long)n->pid) {
                         freeReplyObject(r);
                         redisFree(c);
+                        sigpipe_restore(&g);
                         return FXI_READY_OK;
                     }
                     /* Someone else answers on our port; ours will fail to
@@ -811,6 +817,7 @@ static int wait_ready(fx_node *n, int timeout_ms, long log_off, long out_off, co
                     freeReplyObject(r);
             }
             redisFree(c);
+            sigpipe_restore(&g);
         }
         if (fxi_now_ms() >= deadline) {
             fprintf(stderr, "%s: port %d pid %d: not ready after %d ms (%s)\n", what, n->port,
@@ -941,7 +948,10 @@ void fxi_sentinel_apply_debug(const fx_node *n)
     redisContext *c = fxi_connect(n, 2000, 0);
     if (!c)
         return;
+    sigpipe_guard g;
+    sigpipe_block(&g);
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    sigpipe_restore(&g);
     if (!r || r->type == REDIS_REPLY_ERROR)
         fprintf(stderr, "fx: sentinel port %d: SENTINEL DEBUG not applied (%s); going on\n",
                 n->port, r ? r->str : c->errstr);

@@ -1,5 +1,7 @@
 /* fx_topology.c: 1 master + replicas + sentinels, and failover helpers. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
