@@ -154,7 +154,10 @@ typedef struct pool_options {
     int validate_idle_ms;     /* idle window for POOL_VALIDATE_IDLE [1000] */
     int health_check_ping;    /* 1: PING on checkout [0] */
 
-    /* Reply limits: a reply beyond them fails its connection cleanly. */
+    /* Reply limits: a reply beyond them fails its connection cleanly (the
+     * caller sees REDIS_ERR_OOM, put closes it). hiredis 0.14 buffers a bulk
+     * string whole before it can be refused, so max_reply_bulk bounds what
+     * the caller is handed, not the memory used while it arrives. */
     long long max_reply_elements; /* elements of one array [1048576] */
     long long max_reply_bulk;     /* bytes of one string [536870912] */
 
@@ -178,7 +181,9 @@ typedef struct pool_stats {
     uint64_t idle;                /* open and in the pool right now */
     uint64_t checkouts;           /* successful pool_get_writer() */
     uint64_t waits;               /* checkouts that had to sleep for a connection */
-    uint64_t checkout_timeouts;   /* checkouts that returned POOL_ETIMEDOUT */
+    uint64_t checkout_timeouts;   /* checkouts that gave up at checkout_timeout_ms: with
+                                     POOL_ETIMEDOUT, or the last error seen while retrying
+                                     (POOL_ENOMASTER, POOL_ECONNECT, ...) */
     uint64_t validations;         /* ROLE checks run */
     uint64_t validation_failures; /* ROLE checks that did not say master */
     uint64_t health_failures;     /* checkout peek or PING found a dead connection */
@@ -198,10 +203,14 @@ typedef struct pool_stats {
 POOL_EXPORT void pool_options_init(pool_options_t *opts);
 
 /* Create a pool. On success returns 0 and stores the pool in *out; on failure
- * returns a negative POOL_E* code and leaves *out NULL. With sentinels and
- * !lazy_start it resolves the master first: POOL_ENOSENTINEL when no sentinel
- * answers, POOL_EUNKNOWNMASTER when none knows master_name, POOL_ENOTMASTER
- * when the named node's ROLE is not master. Connections open lazily. */
+ * returns a negative POOL_E* code and leaves *out NULL: POOL_EINVAL for bad
+ * options (the reason goes to log_fn). With sentinels and !lazy_start it
+ * resolves the master first: POOL_ENOSENTINEL when no sentinel gives a usable
+ * answer, POOL_EUNKNOWNMASTER when they do not know master_name,
+ * POOL_ENOTMASTER when the named node's ROLE is not master, POOL_ECONNECT or
+ * POOL_ETIMEDOUT when the named node does not answer, POOL_EAUTH when it
+ * refuses the credentials. Connections open lazily. Not thread-safe with
+ * respect to the pool it creates (nobody else has it yet). */
 POOL_EXPORT int pool_create(const pool_options_t *opts, pool_t **out);
 
 /* Destroy the pool: stops the background thread, wakes every thread blocked
@@ -212,10 +221,16 @@ POOL_EXPORT int pool_create(const pool_options_t *opts, pool_t **out);
 POOL_EXPORT void pool_destroy(pool_t *pool);
 
 /* Borrow a connection to the current master. Blocks up to
- * checkout_timeout_ms. Returns 0 and the context in *out, or POOL_ETIMEDOUT,
- * POOL_ENOMASTER, POOL_ENOTMASTER, POOL_ECONNECT, POOL_EAUTH, POOL_ESHUTDOWN.
- * The context is connected, authenticated, on the right database, and per the
- * validation policy confirmed as master. Thread-safe. */
+ * checkout_timeout_ms. Returns 0 and the context in *out (the caller owns it
+ * until pool_put()), or: POOL_ETIMEDOUT (every connection stayed borrowed),
+ * POOL_ENOMASTER (no master known, e.g. during a failover), POOL_ENOTMASTER
+ * (the node's ROLE is not master), POOL_ECONNECT (connect or handshake
+ * failed, or the node did not answer in time), POOL_EAUTH, POOL_EPROTO (the
+ * node answered out of step or with garbage), POOL_ELIMIT (a handshake reply
+ * beyond the limits), POOL_ESHUTDOWN, POOL_EINVAL (NULL arguments). When
+ * several attempts fail within the timeout, the most telling error is
+ * returned. The context is connected, authenticated, on the right database,
+ * and per the validation policy confirmed as master. Thread-safe. */
 POOL_EXPORT int pool_get_writer(pool_t *pool, redisContext **out);
 
 /* Return a borrowed connection. Connections with c->err set, unread replies,

@@ -62,6 +62,61 @@ int spool_map_redis_err(const redisContext *c)
     }
 }
 
+/* ---- Reply caps for every context opened here -----------------------------
+ * FIX: hiredis 0.14 has no cap on array sizes. "*2147483647" from a hostile
+ * sentinel (or from a node asked ROLE) made it calloc 16 GiB, wait for the
+ * elements until the deadline, and then free the half-built reply by
+ * walking all 2^31 slots: seconds of page faults per answer. Contexts from
+ * spool_connect() carry these wrappers (hiredis' own table in privdata);
+ * pool connections swap in their own limits (conn.c), chaining to hiredis'
+ * functions found through spool_reader_base_fns(). Strings need no cap
+ * here: hiredis builds one only once all of it is buffered, and
+ * read_replies() bounds the buffer. */
+#define NET_MAX_ELEMENTS (1 << 20) /* as pool_options_t.max_reply_elements' default */
+
+static const redisReplyObjectFunctions *net_base(const redisReadTask *t) { return t->privdata; }
+
+static void *net_create_string(const redisReadTask *t, char *str, size_t len)
+{
+    return net_base(t)->createString(t, str, len);
+}
+
+static void *net_create_array(const redisReadTask *t, int elements)
+{
+    if (elements > NET_MAX_ELEMENTS)
+        return NULL; /* hiredis reports it as out of memory: POOL_ELIMIT */
+    return net_base(t)->createArray(t, elements);
+}
+
+static void *net_create_integer(const redisReadTask *t, long long value)
+{
+    return net_base(t)->createInteger(t, value);
+}
+
+static void *net_create_nil(const redisReadTask *t) { return net_base(t)->createNil(t); }
+
+/* Never written: hiredis' reader just wants a non-const pointer. */
+static redisReplyObjectFunctions net_reply_fns = {
+    .createString = net_create_string,
+    .createArray = net_create_array,
+    .createInteger = net_create_integer,
+    .createNil = net_create_nil,
+    .freeObject = freeReplyObject, /* hiredis' default; it gets no task */
+};
+
+static void cap_replies(redisContext *c)
+{
+    if (c->reader->fn == NULL || c->reader->fn == &net_reply_fns)
+        return;
+    c->reader->privdata = c->reader->fn;
+    c->reader->fn = &net_reply_fns;
+}
+
+redisReplyObjectFunctions *spool_reader_base_fns(const redisContext *c)
+{
+    return c->reader->fn == &net_reply_fns ? c->reader->privdata : c->reader->fn;
+}
+
 /* Asynchronous name resolution so a slow resolver cannot hold a caller past
  * its deadline. The request outlives a timed-out caller: whoever drops the
  * last reference (the caller or glibc's completion thread) frees it. */
@@ -130,11 +185,22 @@ static int resolve(const char *host, int port, int64_t deadline_ns, char *out, s
     int rc = POOL_ECONNECT;
     if (gai_error(&l->cb) == 0 && l->cb.ar_result != NULL) {
         const struct addrinfo *ai = l->cb.ar_result;
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ai->ai_addr;
         const void *src = ai->ai_family == AF_INET6
-                              ? (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                              ? (const void *)&in6->sin6_addr
                               : (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
         if (inet_ntop(ai->ai_family, src, out, (socklen_t)outlen) != NULL)
             rc = 0;
+        /* FIX: inet_ntop() drops the zone of a link-local address
+         * ("fe80::1%eth0", which the option parser accepts), and connect()
+         * to fe80::/10 without a scope fails with EINVAL: carry the scope
+         * over as "%<index>", which hiredis' getaddrinfo() parses back. */
+        if (rc == 0 && ai->ai_family == AF_INET6 && in6->sin6_scope_id != 0) {
+            size_t used = strlen(out);
+            int n = snprintf(out + used, outlen - used, "%%%u", (unsigned)in6->sin6_scope_id);
+            if (n < 0 || (size_t)n >= outlen - used)
+                rc = POOL_ECONNECT;
+        }
     }
     lookup_unref(l);
     return rc;
@@ -150,7 +216,7 @@ int spool_connect(const char *host, int port, int64_t deadline_ns, int cmd_timeo
                   redisContext **out)
 {
     *out = NULL;
-    char numeric[INET6_ADDRSTRLEN];
+    char numeric[INET6_ADDRSTRLEN + 12]; /* + "%<scope id>" */
     const char *ip = host;
     if (!is_numeric_host(host)) {
         int rc = resolve(host, port, deadline_ns, numeric, sizeof(numeric));
@@ -175,6 +241,7 @@ int spool_connect(const char *host, int port, int64_t deadline_ns, int cmd_timeo
         redisFree(c);
         return POOL_ECONNECT;
     }
+    cap_replies(c);
     *out = c;
     return 0;
 }

@@ -439,7 +439,10 @@ static int open_or_wait(pool_t *p, int64_t deadline, spool_slot **got, int *last
             return rc;
         if (rc == 1)
             return 1;
-        *last_err = rc;
+        /* Keep the most telling error: a last attempt cut short by the
+         * deadline says less than the refusal before it. */
+        if (*last_err == 0 || rc != POOL_ECONNECT || spool_now_ns() < deadline)
+            *last_err = rc;
         /* Do not hammer a node that just refused: back off within the deadline. */
         backoff_sleep(p, gen, min64(deadline, spool_deadline_ms(*backoff_ms)));
         *backoff_ms = *backoff_ms * 2 > 500 ? 500 : *backoff_ms * 2;
