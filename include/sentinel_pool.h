@@ -87,6 +87,18 @@ typedef enum {
     POOL_VALIDATE_ALWAYS = 2, /* ROLE on every checkout: one extra round trip */
 } pool_validate_t;
 
+/* How pool_get_reader() picks among the replicas fit to read from. */
+typedef enum {
+    POOL_SPREAD_ROUND_ROBIN = 0,   /* each checkout the next replica */
+    POOL_SPREAD_LEAST_BORROWED = 1, /* the replica with fewest connections out */
+} pool_spread_t;
+
+/* What pool_get_reader() does when no replica qualifies. */
+typedef enum {
+    POOL_READ_FAIL = 0,   /* return POOL_ENOREPLICA */
+    POOL_READ_MASTER = 1, /* hand out a writer connection instead */
+} pool_read_fallback_t;
+
 typedef enum {
     POOL_LOG_ERROR = 0,
     POOL_LOG_WARN = 1,
@@ -161,6 +173,12 @@ typedef struct pool_options {
     long long max_reply_elements; /* elements of one array [1048576] */
     long long max_reply_bulk;     /* bytes of one string [536870912] */
 
+    /* Replica reads (pool_get_reader(); needs Sentinel). */
+    int max_readers;                    /* reader connections, all replicas [16] */
+    pool_spread_t read_spread;          /* [POOL_SPREAD_ROUND_ROBIN] */
+    long long max_replica_lag_bytes;    /* skip replicas further behind [0 = no limit] */
+    pool_read_fallback_t read_fallback; /* [POOL_READ_FAIL] */
+
     int ignore_sigpipe; /* 1: set SIGPIPE to SIG_IGN if it is SIG_DFL [0] */
     int leak_threshold_ms; /* report connections borrowed longer [0 = off] */
 
@@ -197,6 +215,13 @@ typedef struct pool_stats {
     uint64_t evicted_shutdown;    /* closed by pool_destroy() */
     uint64_t leaks_reported;      /* borrowed past leak_threshold_ms */
     uint64_t readonly_replies;    /* -READONLY/-MASTERDOWN replies seen by callers */
+    /* Readers: */
+    uint64_t reader_checkouts;    /* successful pool_get_reader() from a replica */
+    uint64_t reader_fallbacks;    /* pool_get_reader() served by the master */
+    uint64_t reader_in_use;       /* reader connections borrowed right now */
+    uint64_t reader_idle;         /* reader connections in the pool right now */
+    uint64_t replicas_usable;     /* replicas fit for reads right now */
+    uint64_t no_replica;          /* pool_get_reader() found no replica fit */
 } pool_stats_t;
 
 /* Fill *opts with the documented defaults. Thread-safe; opts must not be NULL. */
@@ -232,6 +257,16 @@ POOL_EXPORT void pool_destroy(pool_t *pool);
  * returned. The context is connected, authenticated, on the right database,
  * and per the validation policy confirmed as master. Thread-safe. */
 POOL_EXPORT int pool_get_writer(pool_t *pool, redisContext **out);
+
+/* Borrow a connection to a replica fit for reads: listed by the sentinels
+ * as up with its master link ok, within max_replica_lag_bytes of the master,
+ * and confirmed with ROLE (replica, link connected) when opened and per the
+ * validation policy. Spread per read_spread. When none qualifies:
+ * POOL_ENOREPLICA, or with POOL_READ_MASTER a writer connection (as
+ * pool_get_writer()). Also POOL_ECONNECT, POOL_ETIMEDOUT, POOL_ESHUTDOWN,
+ * POOL_EINVAL. Return it with pool_put(). Thread-safe; takes the pool mutex
+ * briefly (reads are not the lock-free hot path). */
+POOL_EXPORT int pool_get_reader(pool_t *pool, redisContext **out);
 
 /* Return a borrowed connection. Connections with c->err set, unread replies,
  * a READONLY/MASTERDOWN reply, or from an older writer generation are closed

@@ -26,6 +26,7 @@ void pool_options_init(pool_options_t *o)
     o->max_reply_elements = 1048576;
     o->max_reply_bulk = 512LL * 1024 * 1024;
     o->log_level = POOL_LOG_WARN;
+    o->max_readers = 16;
 }
 
 static int dup_opt(char **dst, const char *src)
@@ -111,6 +112,14 @@ static int check(const pool_options_t *o, char *err, size_t errlen)
         BAD("username needs a password");
     if (o->sentinel_password == NULL && o->sentinel_username != NULL)
         BAD("sentinel_username needs a sentinel_password");
+    if (o->max_readers < 0 || o->max_readers > SPOOL_MAX_CONNECTIONS)
+        BAD("max_readers must be 0..%d, got %d", SPOOL_MAX_CONNECTIONS, o->max_readers);
+    if (o->read_spread < POOL_SPREAD_ROUND_ROBIN || o->read_spread > POOL_SPREAD_LEAST_BORROWED)
+        BAD("read_spread must be a pool_spread_t, got %d", (int)o->read_spread);
+    if (o->read_fallback < POOL_READ_FAIL || o->read_fallback > POOL_READ_MASTER)
+        BAD("read_fallback must be a pool_read_fallback_t, got %d", (int)o->read_fallback);
+    if (o->max_replica_lag_bytes < 0)
+        BAD("max_replica_lag_bytes must be >= 0");
     if (o->log_level < POOL_LOG_ERROR || o->log_level > POOL_LOG_DEBUG)
         BAD("log_level must be a pool_log_level_t");
     return 0;
@@ -149,6 +158,10 @@ int spool_config_init(spool_config *cfg, const pool_options_t *o, char *err, siz
     cfg->max_reply_bulk = o->max_reply_bulk;
     cfg->ignore_sigpipe = o->ignore_sigpipe;
     cfg->leak_threshold_ms = o->leak_threshold_ms;
+    cfg->max_readers = o->max_readers;
+    cfg->read_spread = o->read_spread;
+    cfg->max_replica_lag_bytes = o->max_replica_lag_bytes;
+    cfg->read_fallback = o->read_fallback;
     cfg->log_fn = o->log_fn;
     cfg->log_userdata = o->log_userdata;
     cfg->log_level = o->log_level;

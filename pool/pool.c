@@ -77,6 +77,7 @@ static void pool_free(pool_t *p)
     pthread_cond_destroy(&p->hk_wake);
     pthread_mutex_destroy(&p->mu);
     free(p->slots);
+    spool_readers_free(p);
     free(p);
 }
 
@@ -86,26 +87,26 @@ static void pool_unref(pool_t *p)
         pool_free(p);
 }
 
-static void count(_Atomic uint64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
+void spool_count(_Atomic uint64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
 
-static void close_conn(pool_t *p, spool_slot *s, _Atomic uint64_t *reason)
+void spool_close_conn(pool_t *p, spool_slot *s, _Atomic uint64_t *reason)
 {
     if (s->ctx != NULL) {
         redisFree(s->ctx);
         s->ctx = NULL;
-        count(&p->stats.closed);
+        spool_count(&p->stats.closed);
         if (reason != NULL)
-            count(reason);
+            spool_count(reason);
     }
 }
 
 /* After shutdown every slot ends DEAD exactly once; whoever wins the CAS
  * closes what is left and drops the slot's pool reference. */
-static void reap_slot(pool_t *p, spool_slot *s)
+void spool_reap_slot(pool_t *p, spool_slot *s)
 {
     int st = SLOT_IDLE;
     if (atomic_compare_exchange_strong(&s->state, &st, SLOT_RESERVED)) {
-        close_conn(p, s, &p->stats.evicted_shutdown);
+        spool_close_conn(p, s, &p->stats.evicted_shutdown);
         atomic_store(&s->state, SLOT_DEAD);
         pool_unref(p);
         return;
@@ -130,18 +131,18 @@ static void wake(pool_t *p, int all)
  * waiters and then rescans under the mutex: one of the two sees the other,
  * so no wake-up is lost. May free the pool during shutdown: touch nothing
  * after it. */
-static void slot_release(pool_t *p, spool_slot *s, int state)
+void spool_slot_release(pool_t *p, spool_slot *s, int state)
 {
     atomic_store(&s->state, state);
     if (atomic_load(&p->shutdown)) {
-        reap_slot(p, s);
+        spool_reap_slot(p, s);
         return;
     }
     if (atomic_load(&p->waiters) > 0)
         wake(p, 0);
 }
 
-static int try_claim(spool_slot *s, int from, int to)
+int spool_try_claim(spool_slot *s, int from, int to)
 {
     int expected = from;
     return atomic_load_explicit(&s->state, memory_order_relaxed) == from &&
@@ -152,11 +153,11 @@ static int try_claim(spool_slot *s, int from, int to)
 static spool_slot *claim_idle(pool_t *p)
 {
     if (last_slot.pool == p && last_slot.index < p->nslots &&
-        try_claim(&p->slots[last_slot.index], SLOT_IDLE, SLOT_BUSY))
+        spool_try_claim(&p->slots[last_slot.index], SLOT_IDLE, SLOT_BUSY))
         return &p->slots[last_slot.index];
     /* Lowest index first: surplus connections gather at the top and age out. */
     for (int i = 0; i < p->nslots; i++)
-        if (try_claim(&p->slots[i], SLOT_IDLE, SLOT_BUSY))
+        if (spool_try_claim(&p->slots[i], SLOT_IDLE, SLOT_BUSY))
             return &p->slots[i];
     return NULL;
 }
@@ -164,7 +165,7 @@ static spool_slot *claim_idle(pool_t *p)
 static spool_slot *claim_empty(pool_t *p)
 {
     for (int i = 0; i < p->nslots; i++)
-        if (try_claim(&p->slots[i], SLOT_EMPTY, SLOT_RESERVED))
+        if (spool_try_claim(&p->slots[i], SLOT_EMPTY, SLOT_RESERVED))
             return &p->slots[i];
     return NULL;
 }
@@ -174,13 +175,13 @@ static void sweep_stale(pool_t *p, uint64_t gen)
 {
     for (int i = 0; i < p->nslots; i++) {
         spool_slot *s = &p->slots[i];
-        if (!try_claim(s, SLOT_IDLE, SLOT_RESERVED))
+        if (!spool_try_claim(s, SLOT_IDLE, SLOT_RESERVED))
             continue;
         if (s->generation != gen) {
-            close_conn(p, s, &p->stats.evicted_stale);
-            slot_release(p, s, SLOT_EMPTY);
+            spool_close_conn(p, s, &p->stats.evicted_stale);
+            spool_slot_release(p, s, SLOT_EMPTY);
         } else {
-            slot_release(p, s, SLOT_IDLE);
+            spool_slot_release(p, s, SLOT_IDLE);
         }
     }
 }
@@ -255,17 +256,17 @@ static void writer_doubt(pool_t *p, uint64_t gen, int conclusive, const char *wh
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* Evict a connection we hold and hand its slot back empty. */
-static void evict(pool_t *p, spool_slot *s, _Atomic uint64_t *reason)
+void spool_evict(pool_t *p, spool_slot *s, _Atomic uint64_t *reason)
 {
-    close_conn(p, s, reason);
-    slot_release(p, s, SLOT_EMPTY);
+    spool_close_conn(p, s, reason);
+    spool_slot_release(p, s, SLOT_EMPTY);
 }
 
 static int role_is_master(pool_t *p, spool_slot *s, const spool_role *role)
 {
     if (role->kind == SPOOL_ROLE_MASTER)
         return 1;
-    count(&p->stats.validation_failures);
+    spool_count(&p->stats.validation_failures);
     spool_emit(p, POOL_EVENT_VALIDATION_FAILED, s->ctx ? s->ctx->tcp.host : NULL,
                s->ctx ? s->ctx->tcp.port : 0, NULL, 0, "ROLE on the writer says %s",
                role->kind == SPOOL_ROLE_REPLICA ? "replica" : "not master");
@@ -278,14 +279,14 @@ static int ready_for_writer(pool_t *p, spool_slot *s, int64_t *deadline)
 {
     uint64_t gen = atomic_load_explicit(&p->generation, memory_order_acquire);
     if (s->generation != gen) {
-        evict(p, s, &p->stats.evicted_stale);
+        spool_evict(p, s, &p->stats.evicted_stale);
         return 1;
     }
     const spool_config *cfg = &p->cfg;
     int64_t idle = spool_coarse_ns() - atomic_load_explicit(&s->last_used_ns, memory_order_relaxed);
     if (idle >= PEEK_AFTER_IDLE_NS && spool_conn_peek(s->ctx) != 0) {
-        count(&p->stats.health_failures);
-        evict(p, s, &p->stats.evicted_broken);
+        spool_count(&p->stats.health_failures);
+        spool_evict(p, s, &p->stats.evicted_broken);
         return 1;
     }
     int need_role = cfg->validate == POOL_VALIDATE_ALWAYS ||
@@ -297,27 +298,27 @@ static int ready_for_writer(pool_t *p, spool_slot *s, int64_t *deadline)
         *deadline = spool_deadline_ms(cfg->checkout_timeout_ms);
     int64_t rt = min64(*deadline, spool_deadline_ms(cfg->command_timeout_ms));
     if (cfg->health_check_ping && spool_conn_ping(p, s->ctx, rt) != 0) {
-        count(&p->stats.health_failures);
-        evict(p, s, &p->stats.evicted_broken);
+        spool_count(&p->stats.health_failures);
+        spool_evict(p, s, &p->stats.evicted_broken);
         return 1;
     }
     if (need_role) {
         spool_role role;
-        count(&p->stats.validations);
+        spool_count(&p->stats.validations);
         if (spool_conn_role(p, s->ctx, rt, &role) != 0) {
-            evict(p, s, &p->stats.evicted_broken);
+            spool_evict(p, s, &p->stats.evicted_broken);
             return 1;
         }
         if (!role_is_master(p, s, &role)) {
             writer_doubt(p, s->generation, 1, "ROLE on a pooled connection is not master");
-            evict(p, s, &p->stats.evicted_stale);
+            spool_evict(p, s, &p->stats.evicted_stale);
             return POOL_ENOTMASTER;
         }
     }
     return 0;
 }
 
-static void hand_out(pool_t *p, spool_slot *s)
+void spool_mark_borrowed(pool_t *p, spool_slot *s)
 {
     /* Only the owner writes these: plain load+store, no locked instruction. */
     uint64_t n = atomic_load_explicit(&s->checkouts, memory_order_relaxed);
@@ -327,6 +328,11 @@ static void hand_out(pool_t *p, spool_slot *s)
         atomic_fetch_and_explicit(&s->flags, ~SLOT_F_LEAKED, memory_order_relaxed);
         atomic_store_explicit(&s->borrowed_ns, spool_coarse_ns(), memory_order_release);
     }
+}
+
+static void hand_out(pool_t *p, spool_slot *s)
+{
+    spool_mark_borrowed(p, s);
     last_slot.pool = p;
     last_slot.index = (int)s->index;
 }
@@ -343,34 +349,34 @@ static int open_in_slot(pool_t *p, spool_slot *s, const char *host, int port, ui
     int64_t d = min64(deadline, spool_deadline_ms(cfg->connect_timeout_ms));
     int rc = spool_conn_open(p, s, host, port, d, check, &role, &c);
     if (rc != 0) {
-        count(&p->stats.connect_failures);
+        spool_count(&p->stats.connect_failures);
         spool_log(p, POOL_LOG_WARN, "connect to %s:%d failed: %s", host, port, pool_strerror(rc));
-        slot_release(p, s, SLOT_EMPTY);
+        spool_slot_release(p, s, SLOT_EMPTY);
         if (rc != POOL_EAUTH && rc != POOL_EINVAL)
             writer_doubt(p, gen, 0, "connect failed");
         return rc;
     }
-    count(&p->stats.created);
+    spool_count(&p->stats.created);
     s->ctx = c;
     s->generation = gen;
     atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
     if (check) {
-        count(&p->stats.validations);
+        spool_count(&p->stats.validations);
         if (!role_is_master(p, s, &role)) {
             writer_doubt(p, gen, 1, "ROLE on a new connection is not master");
-            evict(p, s, &p->stats.evicted_stale);
+            spool_evict(p, s, &p->stats.evicted_stale);
             return POOL_ENOTMASTER;
         }
     }
     if (gen != atomic_load(&p->generation)) {
-        evict(p, s, &p->stats.evicted_stale);
+        spool_evict(p, s, &p->stats.evicted_stale);
         return 1;
     }
     atomic_store(&s->state, SLOT_BUSY);
     return 0;
 }
 
-static struct timespec to_abs_timespec(int64_t ns)
+struct timespec spool_abs_timespec(int64_t ns)
 {
     struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
     return ts;
@@ -392,7 +398,7 @@ static int worth_waking(pool_t *p, uint64_t seen_gen)
 /* Sleep until a slot frees, the writer changes, shutdown, or until. */
 static int wait_for_change(pool_t *p, uint64_t seen_gen, int64_t until)
 {
-    struct timespec ts = to_abs_timespec(until);
+    struct timespec ts = spool_abs_timespec(until);
     int rc = 0;
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->waiters, 1);
@@ -408,7 +414,7 @@ static int wait_for_change(pool_t *p, uint64_t seen_gen, int64_t until)
 /* Sleep until, unless the writer changes or the pool shuts down first. */
 static void backoff_sleep(pool_t *p, uint64_t gen, int64_t until)
 {
-    struct timespec ts = to_abs_timespec(until);
+    struct timespec ts = spool_abs_timespec(until);
     int rc = 0;
     pthread_mutex_lock(&p->mu);
     while (rc != ETIMEDOUT && !atomic_load(&p->shutdown) && atomic_load(&p->generation) == gen)
@@ -450,7 +456,7 @@ static int open_or_wait(pool_t *p, int64_t deadline, spool_slot **got, int *last
             return POOL_ESHUTDOWN;
         return spool_now_ns() >= deadline ? *last_err : 1;
     }
-    count(&p->stats.waits);
+    spool_count(&p->stats.waits);
     int rc = wait_for_change(p, gen, deadline);
     if (rc == POOL_ETIMEDOUT) {
         if (*last_err != 0)
@@ -497,13 +503,13 @@ int pool_get_writer(pool_t *p, redisContext **out)
         }
         if (rc != 1) {
             if (rc != POOL_ESHUTDOWN && rc != POOL_EAUTH && rc != POOL_EINVAL)
-                count(&p->stats.checkout_timeouts);
+                spool_count(&p->stats.checkout_timeouts);
             return rc;
         }
         if (spool_now_ns() >= deadline)
             break;
     }
-    count(&p->stats.checkout_timeouts);
+    spool_count(&p->stats.checkout_timeouts);
     return last_err != 0 ? last_err : POOL_ETIMEDOUT;
 }
 
@@ -524,7 +530,7 @@ static spool_slot *slot_of(pool_t *p, redisContext *c)
 }
 
 /* Did the caller leave anything behind that the next borrower would read? */
-static int has_leftovers(const redisContext *c)
+int spool_has_leftovers(const redisContext *c)
 {
     return (c->obuf != NULL && c->obuf[0] != '\0') || c->reader->pos < c->reader->len ||
            c->reader->ridx >= 0;
@@ -535,6 +541,10 @@ void pool_put(pool_t *p, redisContext *c)
     if (p == NULL || c == NULL)
         return;
     spool_slot *s = slot_of(p, c);
+    if (s == NULL && (s = spool_reader_slot_of(p, c)) != NULL) {
+        spool_reader_put(p, s);
+        return;
+    }
     if (s == NULL) {
         spool_log(p, POOL_LOG_ERROR, "pool_put: context %p is not borrowed from this pool",
                   (void *)c);
@@ -544,65 +554,67 @@ void pool_put(pool_t *p, redisContext *c)
         atomic_store_explicit(&s->borrowed_ns, 0, memory_order_relaxed);
     int flags = atomic_load_explicit(&s->flags, memory_order_relaxed);
     if (flags & SLOT_F_READONLY) {
-        count(&p->stats.readonly_replies);
+        spool_count(&p->stats.readonly_replies);
         spool_emit(p, POOL_EVENT_WRITER_SUSPECT, c->tcp.host, c->tcp.port, NULL, 0,
                    "a caller got READONLY/MASTERDOWN from %s:%d", c->tcp.host, c->tcp.port);
         writer_doubt(p, s->generation, 1, "READONLY or MASTERDOWN reply");
-        evict(p, s, &p->stats.evicted_readonly);
+        spool_evict(p, s, &p->stats.evicted_readonly);
         return;
     }
     if (flags & SLOT_F_LIMIT) {
-        evict(p, s, &p->stats.evicted_limit);
+        spool_evict(p, s, &p->stats.evicted_limit);
         return;
     }
-    if (c->err || has_leftovers(c)) {
-        evict(p, s, &p->stats.evicted_broken);
+    if (c->err || spool_has_leftovers(c)) {
+        spool_evict(p, s, &p->stats.evicted_broken);
         return;
     }
     if (s->generation != atomic_load_explicit(&p->generation, memory_order_acquire)) {
-        evict(p, s, &p->stats.evicted_stale);
+        spool_evict(p, s, &p->stats.evicted_stale);
         return;
     }
     atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
-    slot_release(p, s, SLOT_IDLE);
+    spool_slot_release(p, s, SLOT_IDLE);
 }
 
 /* ---- Housekeeping: idle eviction, min_idle, leak reports ------------------ */
 
-static int open_count(pool_t *p)
+static int open_count(const spool_slot *slots, int n)
 {
-    int n = 0;
-    for (int i = 0; i < p->nslots; i++) {
-        int st = atomic_load(&p->slots[i].state);
-        n += st == SLOT_IDLE || st == SLOT_BUSY || st == SLOT_RESERVED;
+    int open = 0;
+    for (int i = 0; i < n; i++) {
+        int st = atomic_load(&slots[i].state);
+        open += st == SLOT_IDLE || st == SLOT_BUSY || st == SLOT_RESERVED;
     }
-    return n;
+    return open;
 }
 
-static void evict_idle(pool_t *p)
+/* Close connections idle past idle_timeout_ms, highest slots first, keeping
+ * keep of them open. */
+static void evict_idle(pool_t *p, spool_slot *slots, int n, int keep)
 {
     const spool_config *cfg = &p->cfg;
     if (cfg->idle_timeout_ms <= 0)
         return;
-    int open = open_count(p);
+    int open = open_count(slots, n);
     int64_t cutoff = spool_coarse_ns() - (int64_t)cfg->idle_timeout_ms * 1000000;
-    for (int i = p->nslots - 1; i >= 0 && open > cfg->min_idle; i--) {
-        spool_slot *s = &p->slots[i];
-        if (atomic_load(&s->last_used_ns) > cutoff || !try_claim(s, SLOT_IDLE, SLOT_RESERVED))
+    for (int i = n - 1; i >= 0 && open > keep; i--) {
+        spool_slot *s = &slots[i];
+        if (atomic_load(&s->last_used_ns) > cutoff || !spool_try_claim(s, SLOT_IDLE, SLOT_RESERVED))
             continue;
         if (atomic_load(&s->last_used_ns) <= cutoff) {
-            close_conn(p, s, &p->stats.evicted_idle);
-            slot_release(p, s, SLOT_EMPTY);
+            spool_close_conn(p, s, &p->stats.evicted_idle);
+            spool_slot_release(p, s, SLOT_EMPTY);
             open--;
         } else {
-            slot_release(p, s, SLOT_IDLE);
+            spool_slot_release(p, s, SLOT_IDLE);
         }
     }
 }
 
 static void top_up(pool_t *p)
 {
-    while (!atomic_load(&p->shutdown) && open_count(p) < p->cfg.min_idle) {
+    while (!atomic_load(&p->shutdown) && open_count(p->slots, p->nslots) < p->cfg.min_idle) {
         char host[SPOOL_HOST_MAX];
         pthread_mutex_lock(&p->mu);
         int known = p->writer_known, port = p->writer_port;
@@ -614,26 +626,26 @@ static void top_up(pool_t *p)
             return;
         if (open_in_slot(p, s, host, port, gen, spool_deadline_ms(p->cfg.connect_timeout_ms)) != 0)
             return;
-        slot_release(p, s, SLOT_IDLE);
+        spool_slot_release(p, s, SLOT_IDLE);
     }
 }
 
-static void report_leaks(pool_t *p)
+static void report_leaks(pool_t *p, spool_slot *slots, int n, const char *kind)
 {
     int64_t threshold = (int64_t)p->cfg.leak_threshold_ms * 1000000;
     if (threshold <= 0)
         return;
     int64_t now = spool_coarse_ns();
-    for (int i = 0; i < p->nslots; i++) {
-        spool_slot *s = &p->slots[i];
+    for (int i = 0; i < n; i++) {
+        spool_slot *s = &slots[i];
         int64_t since = atomic_load_explicit(&s->borrowed_ns, memory_order_acquire);
         if (since == 0 || atomic_load(&s->state) != SLOT_BUSY || now - since < threshold)
             continue;
         if (atomic_fetch_or(&s->flags, SLOT_F_LEAKED) & SLOT_F_LEAKED)
             continue;
-        count(&p->stats.leaks_reported);
+        spool_count(&p->stats.leaks_reported);
         spool_emit(p, POOL_EVENT_CONNECTION_LEAK, NULL, 0, NULL, 0,
-                   "connection #%d borrowed by thread %#lx for %lld ms (leak_threshold_ms %d)", i,
+                   "%s connection #%d borrowed by thread %#lx for %lld ms (leak_threshold_ms %d)", kind, i,
                    atomic_load(&s->borrower), (long long)((now - since) / 1000000),
                    p->cfg.leak_threshold_ms);
     }
@@ -655,14 +667,16 @@ static void *housekeeper_main(void *arg)
     int period = housekeeping_period_ms(&p->cfg);
     pthread_mutex_lock(&p->mu);
     while (!atomic_load(&p->shutdown)) {
-        struct timespec ts = to_abs_timespec(spool_deadline_ms(period));
+        struct timespec ts = spool_abs_timespec(spool_deadline_ms(period));
         pthread_cond_timedwait(&p->hk_wake, &p->mu, &ts);
         if (atomic_load(&p->shutdown))
             break;
         pthread_mutex_unlock(&p->mu);
-        evict_idle(p);
+        evict_idle(p, p->slots, p->nslots, p->cfg.min_idle);
+        evict_idle(p, p->rslots, p->nrslots, 0);
         top_up(p);
-        report_leaks(p);
+        report_leaks(p, p->slots, p->nslots, "writer");
+        report_leaks(p, p->rslots, p->nrslots, "reader");
         pthread_mutex_lock(&p->mu);
     }
     pthread_mutex_unlock(&p->mu);
@@ -737,13 +751,20 @@ int pool_create(const pool_options_t *opts, pool_t **out)
         p->slots[i].index = (uint32_t)i;
         p->slots[i].pool = p;
     }
-    if ((rc = init_sync(p)) != 0) {
+    if ((rc = spool_readers_init(p)) != 0) {
         spool_config_free(&p->cfg);
         free(p->slots);
         free(p);
         return rc;
     }
-    atomic_init(&p->refs, p->nslots + 1);
+    if ((rc = init_sync(p)) != 0) {
+        spool_config_free(&p->cfg);
+        spool_readers_free(p);
+        free(p->slots);
+        free(p);
+        return rc;
+    }
+    atomic_init(&p->refs, p->nslots + p->nrslots + 1);
     spool_conn_init_reply_fns(p);
     if (p->cfg.ignore_sigpipe)
         maybe_ignore_sigpipe();
@@ -785,7 +806,9 @@ void pool_destroy(pool_t *p)
     /* Idle and empty slots die now; borrowed ones when their holder puts
      * them back. The last reference frees the pool. */
     for (int i = 0; i < p->nslots; i++)
-        reap_slot(p, &p->slots[i]);
+        spool_reap_slot(p, &p->slots[i]);
+    for (int i = 0; i < p->nrslots; i++)
+        spool_reap_slot(p, &p->rslots[i]);
     pool_unref(p);
 }
 
@@ -819,6 +842,7 @@ int pool_stats(pool_t *p, pool_stats_t *out)
     out->evicted_shutdown = atomic_load(&c->evicted_shutdown);
     out->leaks_reported = atomic_load(&c->leaks_reported);
     out->readonly_replies = atomic_load(&c->readonly_replies);
+    spool_readers_stats(p, out);
     return 0;
 }
 

@@ -60,6 +60,10 @@ typedef struct spool_config {
     int validate_idle_ms, health_check_ping;
     long long max_reply_elements, max_reply_bulk;
     int ignore_sigpipe, leak_threshold_ms;
+    int max_readers;
+    pool_spread_t read_spread;
+    long long max_replica_lag_bytes;
+    pool_read_fallback_t read_fallback;
     pool_log_fn log_fn;
     void *log_userdata;
     pool_log_level_t log_level;
@@ -103,7 +107,37 @@ struct pool {
     pthread_cond_t hk_wake;
 
     _Atomic int refs; /* see pool_destroy(): slots not yet DEAD, plus one */
+
+    /* Readers (readers.c). Slots like the writer's; the replica set under mu. */
+    spool_slot *rslots;
+    spool_addr *raddr; /* raddr[i]: the replica rslots[i] is connected to */
+    int nrslots;
+    _Atomic uint64_t reader_gen; /* bumped whenever the replica set changes */
+    spool_replica_info replicas[SPOOL_MAX_REPLICAS];
+    int replica_borrowed[SPOOL_MAX_REPLICAS];
+    int nreplicas;
+    unsigned reader_rr;
+    _Atomic uint64_t reader_checkouts, reader_fallbacks, no_replica;
 };
+
+/* Slot primitives shared by the writer (pool.c) and reader (readers.c) sides. */
+void spool_count(_Atomic uint64_t *c);
+void spool_close_conn(pool_t *p, spool_slot *s, _Atomic uint64_t *reason);
+void spool_reap_slot(pool_t *p, spool_slot *s);
+void spool_slot_release(pool_t *p, spool_slot *s, int state);
+int spool_try_claim(spool_slot *s, int from, int to);
+void spool_evict(pool_t *p, spool_slot *s, _Atomic uint64_t *reason);
+void spool_mark_borrowed(pool_t *p, spool_slot *s);
+int spool_has_leftovers(const redisContext *c);
+struct timespec spool_abs_timespec(int64_t ns);
+
+/* readers.c: the replica side. */
+int spool_readers_init(pool_t *p);
+void spool_readers_free(pool_t *p);
+/* The slot of c if it is a borrowed reader connection, else NULL. */
+spool_slot *spool_reader_slot_of(pool_t *p, redisContext *c);
+void spool_reader_put(pool_t *p, spool_slot *s);
+void spool_readers_stats(pool_t *p, pool_stats_t *out);
 
 /* options.c */
 int spool_config_init(spool_config *cfg, const pool_options_t *opts, char *err, size_t errlen);

@@ -6,6 +6,7 @@
 #define SPOOL_POOL_WATCH_H
 
 #include <stdint.h>
+#include "pool/addr.h"
 #include "sentinel_pool.h"
 
 /* Called by the watcher: the master is now at host:port. A new address bumps
@@ -18,6 +19,18 @@ uint64_t spool_writer_set(pool_t *pool, const char *host, int port, const char *
  * or is unknown) until spool_writer_set() names one. Idle connections are
  * closed, waiting checkouts keep waiting. Thread-safe. */
 void spool_writer_fence(pool_t *pool, const char *why);
+
+/* A replica fit to read from, as the watcher sees it. */
+#define SPOOL_MAX_REPLICAS 32
+typedef struct spool_replica_info {
+    spool_addr addr;
+    long long lag; /* bytes behind the master's offset; -1 unknown */
+} spool_replica_info;
+
+/* Called by the watcher: the replicas fit for reads are now list[0..n).
+ * Connections to replicas no longer listed are closed (idle ones at once,
+ * borrowed ones on put). Thread-safe. */
+void spool_readers_set(pool_t *pool, const spool_replica_info *list, size_t n);
 
 /* Emit an event/log line through the pool's callbacks (no lock held). */
 void spool_emit(pool_t *pool, pool_event_type_t type, const char *old_host, int old_port,

@@ -13,6 +13,8 @@ typedef enum {
     SPOOL_ROLE_SENTINEL = 3,
 } spool_role_kind;
 
+#define SPOOL_ROLE_MAX_REPLICAS 16
+
 typedef struct spool_role {
     spool_role_kind kind;
     long long offset;       /* master: its offset; replica: processed offset */
@@ -20,6 +22,13 @@ typedef struct spool_role {
     int master_port;        /* replica only */
     char link_state[16];    /* replica only: connected, connecting, sync, ... */
     int connected_replicas; /* master only */
+    /* master only: the first SPOOL_ROLE_MAX_REPLICAS replicas it lists, with
+     * the offset each acknowledged (for replica lag) */
+    int nlisted;
+    struct {
+        spool_addr addr;
+        long long offset;
+    } listed[SPOOL_ROLE_MAX_REPLICAS];
 } spool_role;
 
 /* Parse a ROLE reply. Lenient on port as integer or string and on
