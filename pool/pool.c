@@ -40,23 +40,20 @@ void spool_log(pool_t *p, pool_log_level_t level, const char *fmt, ...)
     p->cfg.log_fn(p->cfg.log_userdata, level, msg);
 }
 
-void spool_emit(pool_t *p, pool_event_type_t type, const char *old_host, int old_port,
-                const char *new_host, int new_port, const char *fmt, ...)
+static void vemit(pool_t *p, uint64_t gen, pool_event_type_t type, const char *old_host,
+                  int old_port, const char *new_host, int new_port, const char *fmt, va_list ap)
 {
     if (p->cfg.event_fn == NULL && p->cfg.log_fn == NULL)
         return;
     char detail[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
-    va_end(ap);
     pool_event_t ev = {
         .type = type,
         .old_host = old_host,
         .old_port = old_port,
         .new_host = new_host,
         .new_port = new_port,
-        .generation = atomic_load(&p->generation),
+        .generation = gen,
         .detail = detail,
     };
     if (p->cfg.event_fn != NULL)
@@ -65,6 +62,27 @@ void spool_emit(pool_t *p, pool_event_type_t type, const char *old_host, int old
                                  ? POOL_LOG_INFO
                                  : POOL_LOG_WARN;
     spool_log(p, level, "%s (generation %llu)", detail, (unsigned long long)ev.generation);
+}
+
+void spool_emit(pool_t *p, pool_event_type_t type, const char *old_host, int old_port,
+                const char *new_host, int new_port, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vemit(p, atomic_load(&p->generation), type, old_host, old_port, new_host, new_port, fmt, ap);
+    va_end(ap);
+}
+
+/* For a change that made generation gen: report that one, not whatever a
+ * racing change made since. */
+static void __attribute__((format(printf, 8, 9)))
+emit_gen(pool_t *p, uint64_t gen, pool_event_type_t type, const char *old_host, int old_port,
+         const char *new_host, int new_port, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vemit(p, gen, type, old_host, old_port, new_host, new_port, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- References and slots ----------------------------------------------- */
@@ -208,8 +226,8 @@ uint64_t spool_writer_set(pool_t *p, const char *host, int port, const char *why
     pthread_mutex_unlock(&p->mu);
 
     sweep_stale(p, gen);
-    spool_emit(p, POOL_EVENT_SWITCH_MASTER, had_old ? old_host : NULL, old_port, host, port,
-               "writer is now %s:%d (%s)", host, port, why);
+    emit_gen(p, gen, POOL_EVENT_SWITCH_MASTER, had_old ? old_host : NULL, old_port, host, port,
+             "writer is now %s:%d (%s)", host, port, why);
     return gen;
 }
 
@@ -230,8 +248,8 @@ static void writer_fence_gen(pool_t *p, uint64_t gen, const char *why)
     pthread_mutex_unlock(&p->mu);
 
     sweep_stale(p, now);
-    spool_emit(p, POOL_EVENT_MASTER_LOST, host, port, NULL, 0, "writer %s:%d fenced: %s", host,
-               port, why);
+    emit_gen(p, now, POOL_EVENT_MASTER_LOST, host, port, NULL, 0, "writer %s:%d fenced: %s", host,
+             port, why);
 }
 
 void spool_writer_fence(pool_t *p, const char *why)

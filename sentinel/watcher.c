@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,14 +15,30 @@
 #include "sentinel/parse.h"
 #include "sentinel/watcher_internal.h"
 
-/* While a failover is under way, look again this often. */
+/* While a promotion is being confirmed, look again this often. */
 #define HOT_POLL_MS 20
+/* While resolution fails, retry after 20 ms, doubling up to this (or the
+ * poll period if shorter): fast when a switch is imminent, quiet when the
+ * sentinels are simply gone. */
+#define RETRY_MAX_MS 500
 /* How long an event-named candidate is retried before we give up on it. */
 #define CANDIDATE_MS 5000
 /* How long a node we moved away from is held off (see would_go_back()). */
 #define LEFT_HOLD_MS 30000
+/* A watcher step slower than this is logged (DEBUG): it delays switches. */
+#define SLOW_STEP_MS 100
+
+/* Where a node name came from: the sentinels' answer can be stale during a
+ * failover (a sentinel that has not heard of it yet), a promotion event
+ * cannot: only the sentinel doing the promotion publishes it. */
+typedef enum { FROM_SENTINEL_ANSWER = 0, FROM_PROMOTION_EVENT = 1 } name_source;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static int same_addr(const spool_addr *a, const spool_addr *b)
+{
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
 
 /* ---- The verdict: switch, fence, or wait --------------------------------- */
 
@@ -29,48 +46,81 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
  * moved to says it is no longer master (a failover that was reversed). */
 static int would_go_back(spool_watcher *w, const spool_addr *node)
 {
-    if (spool_now_ns() >= w->left_until || node->port != w->left.port ||
-        strcmp(node->host, w->left.host) != 0)
-        return 0;
-    spool_addr cur;
-    if (pool_current_master(w->pool, cur.host, sizeof(cur.host), &cur.port, NULL) != 0)
+    if (!w->have_adopted || spool_now_ns() >= w->left_until || !same_addr(node, &w->left))
         return 0;
     spool_role role;
-    if (sp_node_role(w, &cur, spool_deadline_ms(w->timeout_ms), &role) != 0)
+    if (sp_node_role(w, &w->adopted, spool_deadline_ms(w->timeout_ms), &role) != 0)
         return 0;
     return role.kind == SPOOL_ROLE_MASTER;
 }
 
-/* The sentinels (or an event) name node: switch to it once ROLE confirms. */
-static int adopt_if_master(spool_watcher *w, const spool_addr *node, const char *why)
+/* A sentinel answer we must not act on: it names the master that a pending
+ * promotion replaces, or the node we just left while the new one is still
+ * master. Either way the writer in force (or the fence) is right. */
+static int stale_answer(spool_watcher *w, const spool_addr *node, int is_current)
+{
+    if (w->have_candidate && w->have_failing && same_addr(node, &w->failing) &&
+        !same_addr(node, &w->candidate)) {
+        spool_log(w->pool, POOL_LOG_DEBUG,
+                  "%s:%d is named master by a sentinel, but a promotion away from it is "
+                  "pending", node->host, node->port);
+        return 1;
+    }
+    if (!is_current && w->have_adopted && !same_addr(node, &w->adopted) &&
+        would_go_back(w, node)) {
+        spool_log(w->pool, POOL_LOG_DEBUG,
+                  "%s:%d is named master by a sentinel, but we left it for a promoted node "
+                  "that is still master: that sentinel has not caught up yet",
+                  node->host, node->port);
+        return 1;
+    }
+    return 0;
+}
+
+/* Report a named master whose ROLE disagrees, once per node in a row: the
+ * watcher retries every few ms and the event is for humans. */
+static void report_not_master(spool_watcher *w, const spool_addr *node, const spool_role *role,
+                              const char *why)
+{
+    if (same_addr(node, &w->last_invalid))
+        return;
+    w->last_invalid = *node;
+    spool_emit(w->pool, POOL_EVENT_VALIDATION_FAILED, node->host, node->port, NULL, 0,
+               "%s:%d is named master (%s) but its ROLE is %s", node->host, node->port, why,
+               role->kind == SPOOL_ROLE_REPLICA ? "replica" : "not master");
+}
+
+/* The sentinels (or an event) name node: switch to it once ROLE confirms.
+ * 0 when the writer in force is right afterwards (switched, unchanged, or
+ * the answer was stale), else why not. */
+static int adopt_if_master(spool_watcher *w, const spool_addr *node, const char *why,
+                           name_source src)
 {
     spool_addr cur;
-    int have_cur =
-        pool_current_master(w->pool, cur.host, sizeof(cur.host), &cur.port, NULL) == 0;
-    int same = have_cur && cur.port == node->port && strcmp(cur.host, node->host) == 0;
-    if (!same && would_go_back(w, node)) {
-        spool_log(w->pool, POOL_LOG_DEBUG,
-                  "%s:%d is named master (%s) but we left it for a promoted node that is "
-                  "still master: a sentinel has not caught up yet",
-                  node->host, node->port, why);
-        return POOL_ENOTMASTER;
-    }
+    int is_current = pool_current_master(w->pool, cur.host, sizeof(cur.host), &cur.port, NULL) ==
+                         0 &&
+                     same_addr(&cur, node);
+    if (src == FROM_SENTINEL_ANSWER && stale_answer(w, node, is_current))
+        return 0;
     spool_role role;
     int rc = sp_node_role(w, node, spool_deadline_ms(w->timeout_ms), &role);
     if (rc != 0)
         return rc;
     if (role.kind != SPOOL_ROLE_MASTER) {
-        if (same)
+        if (src == FROM_PROMOTION_EVENT)
+            return POOL_ENOTMASTER; /* not promoted yet: the caller retries, quietly */
+        if (is_current)
             spool_writer_fence(w->pool, "the sentinels' master says it is a replica");
-        spool_emit(w->pool, POOL_EVENT_VALIDATION_FAILED, node->host, node->port, NULL, 0,
-                   "%s:%d is named master (%s) but its ROLE is %s", node->host, node->port, why,
-                   role.kind == SPOOL_ROLE_REPLICA ? "replica" : "not master");
+        report_not_master(w, node, &role, why);
         return POOL_ENOTMASTER;
     }
-    if (!same && have_cur) {
-        w->left = cur;
+    if (w->have_adopted && !same_addr(node, &w->adopted)) {
+        w->left = w->adopted;
         w->left_until = spool_now_ns() + (int64_t)LEFT_HOLD_MS * 1000000;
     }
+    w->adopted = *node;
+    w->have_adopted = 1;
+    memset(&w->last_invalid, 0, sizeof(w->last_invalid));
     spool_writer_set(w->pool, node->host, node->port, why);
     return 0;
 }
@@ -82,7 +132,7 @@ static int resolve_and_adopt(spool_watcher *w)
     int rc = sp_resolve(w, &a);
     if (rc != 0)
         return rc;
-    return adopt_if_master(w, &a, "sentinel get-master-addr-by-name");
+    return adopt_if_master(w, &a, "sentinel get-master-addr-by-name", FROM_SENTINEL_ANSWER);
 }
 
 /* ---- Subscriptions ---------------------------------------------------------- */
@@ -148,13 +198,31 @@ static int is(const char *ch, size_t len, const char *name)
     return strlen(name) == len && memcmp(ch, name, len) == 0;
 }
 
-static void set_candidate(spool_watcher *w, const char *host, int port)
+/* An event names node as the replica being promoted in place of failing.
+ * Stop handing out failing right away if it is our writer: the sentinel
+ * sends REPLICAOF NO ONE at its next tick (tens of ms later) and every write
+ * the old master takes after that is lost, while Redis 7.0 keeps it writable
+ * for seconds (redis/redis#6062). The fence holds until ROLE confirms the
+ * candidate, the failover aborts, or the candidate expires. */
+static void set_candidate(spool_watcher *w, const spool_addr *node, const spool_addr *failing)
 {
-    if (spool_host_copy(host, strlen(host), w->candidate.host) != 0)
+    if (spool_host_copy(node->host, strlen(node->host), w->candidate.host) != 0)
         return;
-    w->candidate.port = port;
+    w->candidate.port = node->port;
     w->have_candidate = 1;
     w->candidate_until = spool_now_ns() + (int64_t)CANDIDATE_MS * 1000000;
+    if (failing == NULL || same_addr(failing, node))
+        return;
+    w->failing = *failing;
+    w->have_failing = 1;
+    spool_addr cur;
+    if (pool_current_master(w->pool, cur.host, sizeof(cur.host), &cur.port, NULL) == 0 &&
+        same_addr(&cur, failing)) {
+        char why[SPOOL_HOST_MAX + 48];
+        snprintf(why, sizeof(why), "a sentinel is promoting %s:%d in its place", node->host,
+                 node->port);
+        spool_writer_fence(w->pool, why);
+    }
 }
 
 /* Returns 1 when the event calls for resolving now. */
@@ -168,14 +236,19 @@ static int on_event(spool_watcher *w, const char *ch, size_t chlen, const char *
             return 0;
         spool_log(w->pool, POOL_LOG_INFO, "+switch-master %s: %s:%d -> %s:%d", sm.name,
                   sm.old_addr.host, sm.old_addr.port, sm.new_addr.host, sm.new_addr.port);
-        set_candidate(w, sm.new_addr.host, sm.new_addr.port);
+        set_candidate(w, &sm.new_addr, &sm.old_addr);
         return 1;
     }
-    if (chlen > 0 && ch[0] == '-') /* -failover-abort-*: the master stays or changes later */
-        return 1;
     sp_instance_event ev;
-    if (sp_parse_instance_event(payload, plen, &ev) != 0 ||
-        strcmp(ev.master_name, w->master_name) != 0)
+    int parsed = sp_parse_instance_event(payload, plen, &ev) == 0;
+    if (chlen > 0 && ch[0] == '-') {
+        /* -failover-abort-*: the master stays (or changes later): drop the
+         * candidate so the next answer may lift the fence. */
+        if (!parsed || strcmp(ev.master_name, w->master_name) == 0)
+            w->have_candidate = 0;
+        return 1;
+    }
+    if (!parsed || strcmp(ev.master_name, w->master_name) != 0)
         return 0;
     if (is(ch, chlen, "+sentinel")) {
         if (ev.kind == SP_INSTANCE_SENTINEL)
@@ -185,14 +258,14 @@ static int on_event(spool_watcher *w, const char *ch, size_t chlen, const char *
     if ((is(ch, chlen, "+promoted-slave") || is(ch, chlen, "+failover-state-send-slaveof-noone")) &&
         ev.kind == SP_INSTANCE_REPLICA) {
         /* Only the leading sentinel says this: the earliest word of a promotion. */
-        set_candidate(w, ev.addr.host, ev.addr.port);
+        set_candidate(w, &ev.addr, &ev.master_addr);
         return 1;
     }
     if ((is(ch, chlen, "+sdown") || is(ch, chlen, "+odown")) && ev.kind != SP_INSTANCE_MASTER)
         return 0; /* a replica or sentinel went down: not our writer */
     if (is(ch, chlen, "+role-change") && ev.kind == SP_INSTANCE_REPLICA &&
         strstr(ev.rest, "new reported role is master") != NULL)
-        set_candidate(w, ev.addr.host, ev.addr.port);
+        set_candidate(w, &ev.addr, NULL);
     return 1;
 }
 
@@ -238,11 +311,59 @@ static int stopping(spool_watcher *w)
     return poll(&p, 1, 0) > 0;
 }
 
+/* Log a watcher step that took long: it held back whatever came next. */
+static void note_slow(spool_watcher *w, int64_t since, const char *what)
+{
+    int64_t ms = (spool_now_ns() - since) / 1000000;
+    if (ms >= SLOW_STEP_MS)
+        spool_log(w->pool, POOL_LOG_DEBUG, "watcher: %s took %lld ms", what, (long long)ms);
+}
+
+/* Verify the pending candidate; 1 while it is still pending. */
+static int check_candidate(spool_watcher *w)
+{
+    int64_t t0 = spool_now_ns();
+    spool_addr cand = w->candidate;
+    int rc = adopt_if_master(w, &cand, "promotion event, ROLE confirmed", FROM_PROMOTION_EVENT);
+    note_slow(w, t0, "checking the promoted candidate");
+    if (rc == 0 || spool_now_ns() > w->candidate_until) {
+        if (rc != 0)
+            spool_log(w->pool, POOL_LOG_WARN, "%s:%d was announced as promoted but never said "
+                      "master: falling back to the sentinels' answer", cand.host, cand.port);
+        w->have_candidate = 0;
+    }
+    return w->have_candidate;
+}
+
+/* Resolve now; returns the delay before the next resolution in ms. A
+ * failure is logged once until the error changes, and retried sooner. */
+static int resolve_step(spool_watcher *w)
+{
+    int64_t t0 = spool_now_ns();
+    int rc = resolve_and_adopt(w);
+    note_slow(w, t0, "resolving");
+    if (rc == POOL_ESHUTDOWN)
+        return w->poll_ms;
+    if (rc != 0 && rc != w->last_resolve_rc)
+        spool_log(w->pool, POOL_LOG_WARN, "resolving %s: %s", w->master_name, pool_strerror(rc));
+    else if (rc == 0 && w->last_resolve_rc != 0)
+        spool_log(w->pool, POOL_LOG_INFO, "resolving %s works again", w->master_name);
+    w->last_resolve_rc = rc;
+    if (rc == 0) {
+        w->retry_ms = HOT_POLL_MS;
+        return w->have_candidate ? HOT_POLL_MS : w->poll_ms;
+    }
+    int ms = w->retry_ms;
+    int cap = w->poll_ms < RETRY_MAX_MS ? w->poll_ms : RETRY_MAX_MS;
+    w->retry_ms = w->retry_ms * 2 > cap ? cap : w->retry_ms * 2;
+    return w->have_candidate ? HOT_POLL_MS : ms;
+}
+
 static void *watcher_main(void *arg)
 {
     spool_watcher *w = arg;
     int64_t next_poll = spool_now_ns() + (int64_t)w->poll_ms * 1000000;
-    int resolve_now = 0, hot = 0;
+    int resolve_now = 0;
     while (!stopping(w)) {
         int64_t now = spool_now_ns();
         for (int i = 0; i < w->nsentinels; i++) {
@@ -253,21 +374,14 @@ static void *watcher_main(void *arg)
                     drop_sub(w, s, pool_strerror(rc));
             }
         }
-        if (w->have_candidate) {
-            spool_addr cand = w->candidate;
-            if (adopt_if_master(w, &cand, "promotion event, ROLE confirmed") == 0 ||
-                spool_now_ns() > w->candidate_until)
-                w->have_candidate = 0;
-        }
+        note_slow(w, now, "subscribing");
+        if (w->have_candidate)
+            check_candidate(w);
         now = spool_now_ns();
         if (resolve_now || now >= next_poll) {
-            int rc = resolve_and_adopt(w);
-            hot = rc != 0 || w->have_candidate;
-            if (rc != 0 && rc != POOL_ESHUTDOWN)
-                spool_log(w->pool, POOL_LOG_WARN, "resolving %s: %s", w->master_name,
-                          pool_strerror(rc));
+            int ms = resolve_step(w);
             resolve_now = 0;
-            next_poll = spool_now_ns() + (int64_t)(hot ? HOT_POLL_MS : w->poll_ms) * 1000000;
+            next_poll = spool_now_ns() + (int64_t)ms * 1000000;
         }
 
         struct pollfd fds[SP_MAX_SENTINELS + 2];
@@ -338,6 +452,7 @@ int spool_watcher_start(pool_t *pool, const pool_options_t *o, spool_watcher **o
     snprintf(w->master_name, sizeof(w->master_name), "%s", o->master_name);
     w->timeout_ms = o->sentinel_timeout_ms;
     w->poll_ms = o->sentinel_poll_ms;
+    w->retry_ms = HOT_POLL_MS;
     int rc = POOL_ENOMEM;
     if (dup_str(&w->sentinel_username, o->sentinel_username) ||
         dup_str(&w->sentinel_password, o->sentinel_password) ||

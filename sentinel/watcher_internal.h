@@ -40,6 +40,18 @@ struct spool_watcher {
      * 7.0 leaves writable for seconds after a graceful failover. */
     spool_addr left;
     int64_t left_until;
+    /* The node this watcher last handed to spool_writer_set(). */
+    spool_addr adopted;
+    int have_adopted;
+    /* The master a pending candidate is replacing: while the candidate is
+     * pending, a sentinel answer naming it is stale, not a reason to unfence. */
+    spool_addr failing;
+    int have_failing;
+    /* Noise control: the last resolution error logged and the last node
+     * reported as VALIDATION_FAILED, each reported once until it changes. */
+    int last_resolve_rc;
+    spool_addr last_invalid;
+    int retry_ms; /* re-resolve delay while resolution fails (grows) */
 
     int stop_pipe[2]; /* readable once pool_destroy() starts: aborts any wait */
     int poke_pipe[2]; /* readable when a worker asks for re-resolution */

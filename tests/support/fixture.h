@@ -115,7 +115,7 @@ typedef struct fx_sentinel_opts {
                                   used by sentinels among themselves) */
     const char *extra_config;
     /* SENTINEL DEBUG timing knobs, applied right after start (and after
-     * fx_node_restart). 0 = fixture default (ping 100, publish 200,
+     * fx_node_restart). 0 = fixture default (ping 300, publish 200,
      * info 500, ask 100), -1 = leave Sentinel's own default (1000, 2000,
      * 10000, 1000). no_debug_timing = 1 leaves all four alone.
      * Note: info-period also bounds how long a demoted old master keeps

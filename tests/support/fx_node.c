@@ -971,7 +971,11 @@ int fx_sentinel_start(fx_node *n, const fx_sentinel_opts *o)
     n->is_sentinel = 1;
     copy_str(n->auth_pass, sizeof(n->auth_pass), o->requirepass);
     if (!o->no_debug_timing) {
-        n->sdebug_ping_period_ms = debug_period(o->ping_period_ms, 100);
+        /* 300, not 100: with a faster ping, a crash failover aborts with
+         * -failover-abort-no-good-slave (replica INFO judged stale after
+         * 5 ping periods but refreshed only every 1000 ms while the master
+         * is down). */
+        n->sdebug_ping_period_ms = debug_period(o->ping_period_ms, 300);
         n->sdebug_publish_period_ms = debug_period(o->publish_period_ms, 200);
         n->sdebug_info_period_ms = debug_period(o->info_period_ms, 500);
         n->sdebug_ask_period_ms = debug_period(o->ask_period_ms, 100);
