@@ -220,7 +220,7 @@ typedef struct pool_stats {
     uint64_t reader_fallbacks;    /* pool_get_reader() served by the master */
     uint64_t reader_in_use;       /* reader connections borrowed right now */
     uint64_t reader_idle;         /* reader connections in the pool right now */
-    uint64_t replicas_usable;     /* replicas fit for reads right now */
+    uint64_t replicas_usable;     /* replicas fit for reads right now (lag included) */
     uint64_t no_replica;          /* pool_get_reader() found no replica fit */
 } pool_stats_t;
 

@@ -337,7 +337,10 @@ void spool_readers_stats(pool_t *p, pool_stats_t *out)
     out->reader_checkouts = atomic_load(&p->reader_checkouts);
     out->reader_fallbacks = atomic_load(&p->reader_fallbacks);
     out->no_replica = atomic_load(&p->no_replica);
+    long long max_lag = p->cfg.max_replica_lag_bytes;
     pthread_mutex_lock(&p->mu);
-    out->replicas_usable = (uint64_t)p->nreplicas;
+    for (int i = 0; i < p->nreplicas; i++)
+        out->replicas_usable +=
+            max_lag <= 0 || (p->replicas[i].lag >= 0 && p->replicas[i].lag <= max_lag);
     pthread_mutex_unlock(&p->mu);
 }

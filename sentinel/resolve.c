@@ -77,6 +77,24 @@ static void learn_sentinels(spool_watcher *w, const redisReply *r)
     free(list);
 }
 
+/* Keep the replicas the sentinel sees as up with a working master link. */
+static void learn_replicas(spool_watcher *w, const redisReply *r)
+{
+    sp_instance *list = NULL;
+    size_t n = 0;
+    if (sp_parse_instances_reply(r, &list, &n) != 0)
+        return;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(list[i].flags & (SP_FLAG_S_DOWN | SP_FLAG_O_DOWN | SP_FLAG_DISCONNECTED)) &&
+            list[i].master_link_ok != 0)
+            list[kept++] = list[i];
+    sp_instances_free(w->replicas);
+    w->replicas = list;
+    w->nreplicas = kept;
+    w->have_replicas = 1;
+}
+
 static void move_to_front(spool_watcher *w, int i)
 {
     if (i <= 0)
@@ -105,18 +123,22 @@ static int ask_one(spool_watcher *w, sp_sentinel *s, spool_addr *out)
     int rc = sp_sentinel_connect(w, &s->addr, deadline, &c);
     if (rc != 0)
         return rc;
-    spool_cmd cmds[2] = {
+    spool_cmd cmds[3] = {
         {3, {"SENTINEL", "get-master-addr-by-name", w->master_name}},
         {3, {"SENTINEL", "sentinels", w->master_name}},
+        {3, {"SENTINEL", "replicas", w->master_name}},
     };
-    redisReply *r[2] = {NULL, NULL};
-    rc = spool_roundtrip(c, deadline, w->stop_pipe[0], 2, cmds, r, 0);
+    size_t ncmd = w->want_replicas ? 3 : 2;
+    redisReply *r[3] = {NULL, NULL, NULL};
+    rc = spool_roundtrip(c, deadline, w->stop_pipe[0], ncmd, cmds, r, 0);
     if (rc == 0) {
         rc = sp_parse_master_addr_reply(r[0], out);
         if (rc == 0)
             learn_sentinels(w, r[1]);
-        freeReplyObject(r[0]);
-        freeReplyObject(r[1]);
+        if (rc == 0 && ncmd == 3)
+            learn_replicas(w, r[2]);
+        for (size_t i = 0; i < ncmd; i++)
+            freeReplyObject(r[i]);
     }
     redisFree(c);
     return rc;

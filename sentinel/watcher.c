@@ -24,6 +24,8 @@
 /* How long an event-named candidate is retried before we give up on it. */
 #define CANDIDATE_MS 5000
 /* How long a node we moved away from is held off (see would_go_back()). */
+/* Largest unparsed input a subscription may hold. */
+#define SUB_MAX_BUFFER (4u * 1024 * 1024)
 #define LEFT_HOLD_MS 30000
 /* A watcher step slower than this is logged (DEBUG): it delays switches. */
 #define SLOW_STEP_MS 100
@@ -120,9 +122,37 @@ static int adopt_if_master(spool_watcher *w, const spool_addr *node, const char 
     }
     w->adopted = *node;
     w->have_adopted = 1;
+    w->adopted_role = role;
+    w->have_adopted_role = 1;
     memset(&w->last_invalid, 0, sizeof(w->last_invalid));
     spool_writer_set(w->pool, node->host, node->port, why);
     return 0;
+}
+
+/* Tell the pool which replicas are fit for reads: listed by the sentinel as
+ * up with a working link, and connected to the master we confirmed (its ROLE
+ * lists them with the offset each acknowledged, which gives the lag). */
+static void update_readers(spool_watcher *w)
+{
+    if (!w->want_replicas || !w->have_replicas || !w->have_adopted_role)
+        return;
+    const spool_role *m = &w->adopted_role;
+    spool_replica_info fit[SPOOL_MAX_REPLICAS];
+    size_t n = 0;
+    for (size_t i = 0; i < w->nreplicas && n < SPOOL_MAX_REPLICAS; i++) {
+        const spool_addr *a = &w->replicas[i].addr;
+        if (same_addr(a, &w->adopted))
+            continue; /* the promoted node, still listed as a replica somewhere */
+        for (int k = 0; k < m->nlisted; k++) {
+            if (!same_addr(a, &m->listed[k].addr))
+                continue;
+            fit[n].addr = *a;
+            fit[n].lag = m->offset >= m->listed[k].offset ? m->offset - m->listed[k].offset : 0;
+            n++;
+            break;
+        }
+    }
+    spool_readers_set(w->pool, fit, n);
 }
 
 /* Full resolution through the sentinels. */
@@ -132,7 +162,10 @@ static int resolve_and_adopt(spool_watcher *w)
     int rc = sp_resolve(w, &a);
     if (rc != 0)
         return rc;
-    return adopt_if_master(w, &a, "sentinel get-master-addr-by-name", FROM_SENTINEL_ANSWER);
+    rc = adopt_if_master(w, &a, "sentinel get-master-addr-by-name", FROM_SENTINEL_ANSWER);
+    if (rc == 0 && w->have_adopted && same_addr(&a, &w->adopted))
+        update_readers(w);
+    return rc;
 }
 
 /* ---- Subscriptions ---------------------------------------------------------- */
@@ -147,7 +180,9 @@ static const char *const channels[] = {
     "+convert-to-slave",
     "+reset-master",
     "+sdown",
+    "-sdown",
     "+odown",
+    "+slave",
     "+role-change",
     "+sentinel",
 };
@@ -261,8 +296,13 @@ static int on_event(spool_watcher *w, const char *ch, size_t chlen, const char *
         set_candidate(w, &ev.addr, &ev.master_addr);
         return 1;
     }
-    if ((is(ch, chlen, "+sdown") || is(ch, chlen, "+odown")) && ev.kind != SP_INSTANCE_MASTER)
-        return 0; /* a replica or sentinel went down: not our writer */
+    if (ev.kind == SP_INSTANCE_SENTINEL)
+        return 0; /* a sentinel came or went: neither writer nor readers change */
+    if (ev.kind == SP_INSTANCE_REPLICA &&
+        (is(ch, chlen, "+sdown") || is(ch, chlen, "-sdown") || is(ch, chlen, "+slave")))
+        return w->want_replicas; /* the readers change, the writer does not */
+    if (is(ch, chlen, "-sdown"))
+        return 0;
     if (is(ch, chlen, "+role-change") && ev.kind == SP_INSTANCE_REPLICA &&
         strstr(ev.rest, "new reported role is master") != NULL)
         set_candidate(w, &ev.addr, NULL);
@@ -274,6 +314,10 @@ static int on_event(spool_watcher *w, const char *ch, size_t chlen, const char *
 static int drain_sub(spool_watcher *w, sp_sentinel *s)
 {
     if (redisBufferRead(s->sub) != REDIS_OK)
+        return -1;
+    /* Events are under 1 KB: a sentinel streaming a huge reply is dropped
+     * before its buffer grows without bound. */
+    if (s->sub->reader->len - s->sub->reader->pos > SUB_MAX_BUFFER)
         return -1;
     int want = 0;
     for (;;) {
@@ -362,7 +406,10 @@ static int resolve_step(spool_watcher *w)
 static void *watcher_main(void *arg)
 {
     spool_watcher *w = arg;
-    int64_t next_poll = spool_now_ns() + (int64_t)w->poll_ms * 1000000;
+    /* With no master yet (lazy start) look at once, else after one period. */
+    int64_t next_poll = spool_now_ns();
+    if (pool_current_master(w->pool, NULL, 0, NULL, NULL) == 0)
+        next_poll += (int64_t)w->poll_ms * 1000000;
     int resolve_now = 0;
     while (!stopping(w)) {
         int64_t now = spool_now_ns();
@@ -453,6 +500,7 @@ int spool_watcher_start(pool_t *pool, const pool_options_t *o, spool_watcher **o
     w->timeout_ms = o->sentinel_timeout_ms;
     w->poll_ms = o->sentinel_poll_ms;
     w->retry_ms = HOT_POLL_MS;
+    w->want_replicas = o->max_readers > 0;
     int rc = POOL_ENOMEM;
     if (dup_str(&w->sentinel_username, o->sentinel_username) ||
         dup_str(&w->sentinel_password, o->sentinel_password) ||
@@ -532,5 +580,6 @@ void spool_watcher_free(spool_watcher *w)
     free(w->sentinel_password);
     free(w->username);
     free(w->password);
+    sp_instances_free(w->replicas);
     free(w);
 }

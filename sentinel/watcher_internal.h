@@ -43,6 +43,14 @@ struct spool_watcher {
     /* The node this watcher last handed to spool_writer_set(). */
     spool_addr adopted;
     int have_adopted;
+    spool_role adopted_role; /* ROLE of the master last confirmed: replica offsets */
+    int have_adopted_role;
+
+    /* Replica reads: what the last sentinel answer listed as fit. */
+    int want_replicas; /* max_readers > 0 */
+    sp_instance *replicas;
+    size_t nreplicas;
+    int have_replicas;
     /* The master a pending candidate is replacing: while the candidate is
      * pending, a sentinel answer naming it is stale, not a reason to unfence. */
     spool_addr failing;

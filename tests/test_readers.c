@@ -1,0 +1,311 @@
+/* Replica reads against a real topology (1 master, 2 replicas, 3 sentinels):
+ * reads spread over both replicas, a dead or lagging replica is skipped,
+ * the promoted node stops being a reader after a failover, and the fallback
+ * policy when no replica qualifies. Plus leak reports. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "fixture.h"
+#include "sentinel_pool.h"
+
+static fx_topology topo;
+static char sentinels[256];
+
+#define assert_rc(expected, actual)                                                                \
+    do {                                                                                           \
+        int rc_ = (actual);                                                                        \
+        if (rc_ != (expected))                                                                     \
+            fail_msg("expected %s, got %s", pool_err_name(expected), pool_err_name(rc_));         \
+    } while (0)
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (fx_topology_start(&topo, NULL) != 0)
+        return -1;
+    return fx_sentinels_string(&topo, sentinels, sizeof(sentinels)) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fx_topology_stop(&topo);
+    return 0;
+}
+
+typedef struct {
+    pool_spread_t spread;
+    long long max_lag;
+    pool_read_fallback_t fallback;
+    int leak_ms;
+    int leaks_seen;
+} cfg_t;
+
+static void on_event(void *ud, const pool_event_t *ev)
+{
+    cfg_t *c = ud;
+    if (ev->type == POOL_EVENT_CONNECTION_LEAK)
+        __atomic_add_fetch(&c->leaks_seen, 1, __ATOMIC_RELAXED);
+}
+
+static void on_log(void *ud, pool_log_level_t level, const char *msg)
+{
+    (void)ud;
+    fprintf(stderr, "# pool[%d]: %s\n", (int)level, msg);
+}
+
+static pool_t *make_pool(cfg_t *c)
+{
+    pool_options_t o;
+    pool_options_init(&o);
+    o.master_name = topo.master_name;
+    o.sentinels = sentinels;
+    o.sentinel_poll_ms = 100;
+    o.checkout_timeout_ms = 1000;
+    o.read_spread = c->spread;
+    o.max_replica_lag_bytes = c->max_lag;
+    o.read_fallback = c->fallback;
+    o.leak_threshold_ms = c->leak_ms;
+    o.event_fn = on_event;
+    o.event_userdata = c;
+    o.log_fn = on_log;
+    o.log_level = POOL_LOG_INFO;
+    pool_t *p = NULL;
+    int rc = pool_create(&o, &p);
+    if (rc != 0)
+        fail_msg("pool_create: %s", pool_err_name(rc));
+    return p;
+}
+
+/* Wait until the watcher has told the pool about n usable replicas. */
+static void wait_replicas(pool_t *p, uint64_t n, int timeout_ms)
+{
+    pool_stats_t st;
+    for (int i = 0; i < timeout_ms / 20; i++) {
+        pool_stats(p, &st);
+        if (st.replicas_usable == n)
+            return;
+        sleep_ms(20);
+    }
+    pool_stats(p, &st);
+    fail_msg("replicas_usable %llu, want %llu", (unsigned long long)st.replicas_usable,
+             (unsigned long long)n);
+}
+
+static int node_of_port(int port)
+{
+    for (int i = 0; i < topo.n_data; i++)
+        if (topo.data[i].port == port)
+            return i;
+    return -1;
+}
+
+static const char *role_of(redisContext *c)
+{
+    static char buf[16];
+    redisReply *r = redisCommand(c, "ROLE");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    snprintf(buf, sizeof(buf), "%s", r->element[0]->str);
+    freeReplyObject(r);
+    return buf;
+}
+
+/* Borrow n readers one after another; count them per data node. */
+static void read_spread(pool_t *p, int n, int per_node[3])
+{
+    memset(per_node, 0, sizeof(int) * 3);
+    for (int i = 0; i < n; i++) {
+        redisContext *c = NULL;
+        assert_rc(0, pool_get_reader(p, &c));
+        int idx = node_of_port(c->tcp.port);
+        assert_true(idx >= 0);
+        per_node[idx]++;
+        assert_string_equal(role_of(c), "slave");
+        pool_put(p, c);
+    }
+}
+
+static void test_reads_spread_over_replicas(void **state)
+{
+    (void)state;
+    cfg_t c = {.spread = POOL_SPREAD_ROUND_ROBIN};
+    pool_t *p = make_pool(&c);
+    wait_replicas(p, 2, 15000);
+    int m = fx_topology_master_index(&topo);
+    int per[3];
+    read_spread(p, 40, per);
+    printf("# round robin over 40 reads: node0 %d, node1 %d, node2 %d (master is node%d)\n",
+           per[0], per[1], per[2], m);
+    assert_int_equal(per[m], 0);
+    for (int i = 0; i < 3; i++)
+        if (i != m)
+            assert_int_equal(per[i], 20);
+    pool_stats_t st;
+    pool_stats(p, &st);
+    assert_int_equal(st.reader_checkouts, 40);
+    assert_int_equal(st.reader_in_use, 0);
+    assert_int_equal(st.checkouts, 0); /* no writer was used */
+    pool_destroy(p);
+
+    /* Least borrowed: hold one reader, the next goes to the other replica. */
+    c.spread = POOL_SPREAD_LEAST_BORROWED;
+    p = make_pool(&c);
+    wait_replicas(p, 2, 15000);
+    redisContext *a = NULL, *b = NULL;
+    assert_rc(0, pool_get_reader(p, &a));
+    assert_rc(0, pool_get_reader(p, &b));
+    assert_int_not_equal(a->tcp.port, b->tcp.port);
+    pool_put(p, a);
+    pool_put(p, b);
+    pool_destroy(p);
+}
+
+static void test_lagging_replica_skipped(void **state)
+{
+    (void)state;
+    cfg_t c = {.spread = POOL_SPREAD_ROUND_ROBIN, .max_lag = 1000};
+    pool_t *p = make_pool(&c);
+    wait_replicas(p, 2, 15000);
+    int m = fx_topology_master_index(&topo);
+    int lagger = (m + 1) % 3;
+    /* A frozen replica stops acknowledging; writes on the master move its
+     * offset past the limit. The sentinels still list it as up for a while. */
+    assert_int_equal(fx_node_sigstop(&topo.data[lagger]), 0);
+    char big[2048];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    for (int i = 0; i < 5; i++)
+        freeReplyObject(fx_cmd(&topo.data[m], "SET spool:lag%d %s", i, big));
+    /* Replicas acknowledge their offset once a second: let the healthy one
+     * catch up in the master's view, the frozen one cannot. */
+    sleep_ms(2500);
+    wait_replicas(p, 1, 15000);
+    int per[3];
+    read_spread(p, 10, per);
+    printf("# with node%d frozen and lagging: node0 %d, node1 %d, node2 %d\n", lagger, per[0],
+           per[1], per[2]);
+    assert_int_equal(per[lagger], 0);
+    assert_int_equal(per[m], 0);
+    assert_int_equal(fx_node_sigcont(&topo.data[lagger]), 0);
+    wait_replicas(p, 2, 20000); /* caught up: back in the set */
+    pool_destroy(p);
+}
+
+static void test_dead_replica_skipped_and_fallback(void **state)
+{
+    (void)state;
+    assert_int_equal(fx_wait_replicas_synced(&topo, 20000), 0);
+    cfg_t c = {.spread = POOL_SPREAD_ROUND_ROBIN};
+    pool_t *p = make_pool(&c);
+    wait_replicas(p, 2, 15000);
+    int m = fx_topology_master_index(&topo);
+    int dead = (m + 2) % 3;
+    assert_int_equal(fx_node_kill9(&topo.data[dead]), 0);
+    /* Even before the sentinels notice, a failed connect is skipped. */
+    int per[3];
+    read_spread(p, 10, per);
+    assert_int_equal(per[dead], 0);
+    wait_replicas(p, 1, 15000); /* the sentinels mark it down, the pool drops it */
+
+    /* No replica at all: fail or fall back to the master, as configured. */
+    int alive = 3 - m - dead;
+    assert_int_equal(fx_node_sigstop(&topo.data[alive]), 0);
+    cfg_t fail = {.fallback = POOL_READ_FAIL, .max_lag = 1};
+    cfg_t master = {.fallback = POOL_READ_MASTER, .max_lag = 1};
+    pool_t *pf = make_pool(&fail), *pm = make_pool(&master);
+    char big[4096];
+    memset(big, 'y', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    freeReplyObject(fx_cmd(&topo.data[m], "SET spool:lag %s", big));
+    sleep_ms(1500);
+    redisContext *r = NULL;
+    assert_rc(POOL_ENOREPLICA, pool_get_reader(pf, &r));
+    assert_null(r);
+    assert_rc(0, pool_get_reader(pm, &r));
+    assert_int_equal(r->tcp.port, topo.data[m].port);
+    assert_string_equal(role_of(r), "master");
+    pool_put(pm, r);
+    pool_stats_t st;
+    pool_stats(pm, &st);
+    assert_int_equal(st.reader_fallbacks, 1);
+    pool_stats(pf, &st);
+    assert_true(st.no_replica >= 1);
+    pool_destroy(pf);
+    pool_destroy(pm);
+    pool_destroy(p);
+    assert_int_equal(fx_node_sigcont(&topo.data[alive]), 0);
+    assert_int_equal(fx_node_restart(&topo.data[dead]), 0);
+}
+
+static void test_promoted_node_not_a_reader(void **state)
+{
+    (void)state;
+    assert_int_equal(fx_wait_replicas_synced(&topo, 30000), 0);
+    cfg_t c = {.spread = POOL_SPREAD_ROUND_ROBIN};
+    pool_t *p = make_pool(&c);
+    wait_replicas(p, 2, 20000);
+    int m = fx_topology_master_index(&topo);
+    assert_int_equal(fx_sentinel_failover(&topo, 0), 0);
+    int nm = fx_wait_master_change(&topo, m, 15000);
+    assert_true(nm >= 0);
+    sleep_ms(500);
+    for (int i = 0; i < 20; i++) {
+        redisContext *r = NULL;
+        int rc = pool_get_reader(p, &r);
+        if (rc != 0)
+            continue; /* during the reconfiguration a replica may be out */
+        assert_int_not_equal(r->tcp.port, topo.data[nm].port);
+        assert_string_equal(role_of(r), "slave");
+        pool_put(p, r);
+    }
+    pool_destroy(p);
+}
+
+static void test_leak_reported_once(void **state)
+{
+    (void)state;
+    cfg_t c = {.leak_ms = 100};
+    pool_t *p = make_pool(&c);
+    redisContext *w = NULL;
+    assert_rc(0, pool_get_writer(p, &w));
+    sleep_ms(400);
+    pool_stats_t st;
+    pool_stats(p, &st);
+    assert_int_equal(st.leaks_reported, 1); /* once, not every housekeeping round */
+    assert_int_equal(c.leaks_seen, 1);
+    pool_put(p, w);
+    assert_rc(0, pool_get_writer(p, &w)); /* returned in time: no report */
+    pool_put(p, w);
+    sleep_ms(300);
+    pool_stats(p, &st);
+    assert_int_equal(st.leaks_reported, 1);
+    pool_destroy(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reads_spread_over_replicas),
+        cmocka_unit_test(test_lagging_replica_skipped),
+        cmocka_unit_test(test_dead_replica_skipped_and_fallback),
+        cmocka_unit_test(test_promoted_node_not_a_reader),
+        cmocka_unit_test(test_leak_reported_once),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
