@@ -174,7 +174,9 @@ typedef struct pool_options {
     long long max_reply_bulk;     /* bytes of one string [536870912] */
 
     /* Replica reads (pool_get_reader(); needs Sentinel). */
-    int max_readers;                    /* reader connections, all replicas [16] */
+    int max_readers;                    /* reader connections, all replicas [0 = no
+                                           replica reads: the watcher then does not
+                                           track replicas at all] */
     pool_spread_t read_spread;          /* [POOL_SPREAD_ROUND_ROBIN] */
     long long max_replica_lag_bytes;    /* skip replicas further behind [0 = no limit] */
     pool_read_fallback_t read_fallback; /* [POOL_READ_FAIL] */

@@ -26,7 +26,6 @@ void pool_options_init(pool_options_t *o)
     o->max_reply_elements = 1048576;
     o->max_reply_bulk = 512LL * 1024 * 1024;
     o->log_level = POOL_LOG_WARN;
-    o->max_readers = 16;
 }
 
 static int dup_opt(char **dst, const char *src)

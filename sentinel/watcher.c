@@ -276,7 +276,7 @@ static int on_event(spool_watcher *w, const char *ch, size_t chlen, const char *
     }
     sp_instance_event ev;
     int parsed = sp_parse_instance_event(payload, plen, &ev) == 0;
-    if (chlen > 0 && ch[0] == '-') {
+    if (chlen > 16 && memcmp(ch, "-failover-abort-", 16) == 0) {
         /* -failover-abort-*: the master stays (or changes later): drop the
          * candidate so the next answer may lift the fence. */
         if (!parsed || strcmp(ev.master_name, w->master_name) == 0)

@@ -77,6 +77,7 @@ static pool_t *make_pool(cfg_t *c)
     o.sentinels = sentinels;
     o.sentinel_poll_ms = 100;
     o.checkout_timeout_ms = 1000;
+    o.max_readers = 8;
     o.read_spread = c->spread;
     o.max_replica_lag_bytes = c->max_lag;
     o.read_fallback = c->fallback;
