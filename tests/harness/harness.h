@@ -1,0 +1,229 @@
+/*
+ * harness.h: the failover harness (build/failover_harness), shared types.
+ *
+ * The harness starts a real topology through the test fixture, creates a
+ * pool through the public API only, runs writer threads against it and
+ * injects failovers. Files:
+ *   main.c     options, the run from start to verdict
+ *   scenario.c the fault scripts (graceful, crash, freeze, kill-sentinel, wait)
+ *   writer.c   writer threads: write, classify the outcome, measure gaps
+ *   monitor.c  output, the live status line, the pool's event callback, watchdog
+ *   verify.c   read every writer's keys back from the final master
+ *   report.c   figures, invariants, the summary table (report_internal.h)
+ *   json.c     the same figures as JSON (--json)
+ *
+ * Time is CLOCK_MONOTONIC nanoseconds (h_now_ns); 0 always means "not yet".
+ *
+ * BUCKETS. The run is cut into consecutive buckets: 0 = warm-up, 1..n = one
+ * per scenario event (its steady lead-in, trigger, recovery, settling), n+1 =
+ * the tail before the writers stop. Writers attribute every outcome to the
+ * bucket current when it happened, so each figure belongs to exactly one
+ * bucket; an acknowledged write belongs to the bucket in which the writer
+ * got its acknowledgement.
+ */
+#ifndef SENTINEL_POOL_HARNESS_H
+#define SENTINEL_POOL_HARNESS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fixture.h"
+#include "sentinel_pool.h"
+
+#define H_MAX_WRITERS 64
+#define H_MAX_PLAN 1000 /* scenario events in one run */
+
+typedef enum h_kind {
+    H_START = 0, /* warm-up bucket */
+    H_GRACEFUL,
+    H_CRASH,
+    H_FREEZE,
+    H_KILL_SENTINEL,
+    H_WAIT,
+    H_TAIL, /* after the last event */
+    H_KINDS
+} h_kind;
+
+typedef enum h_errkind {
+    H_ERR_READONLY = 0, /* -READONLY (the server refused: nothing applied) */
+    H_ERR_CONN,         /* connection refused/lost (ECONNECT, EOF, reset) */
+    H_ERR_TIMEOUT,      /* POOL_ETIMEDOUT or a socket timeout on the command */
+    H_ERR_NOMASTER,     /* POOL_ENOMASTER / POOL_ENOTMASTER from pool_get_writer */
+    H_ERR_OTHER,        /* any other error reply or code */
+    H_ERR_KINDS
+} h_errkind;
+
+/* One scenario event (also the start and tail buckets). The main thread
+ * writes everything; the atomics are also read (and t_switch/t_lost set) by
+ * writers and the pool's event callback. */
+typedef struct h_event {
+    h_kind kind;
+    int round;         /* 1-based repetition (--failovers) */
+    int expect_switch; /* the master is expected to change */
+    _Atomic int64_t t_trigger;
+    _Atomic int64_t t_end;
+    _Atomic int old_port; /* master port before the trigger */
+    int new_port;         /* master port after settling */
+    int sentinel_port;    /* sentinel asked / killed */
+    int64_t t_master_changed; /* the fixture saw all sentinels agree on the new master */
+    int64_t t_action2;        /* crash: restart; freeze: SIGCONT; kill-sentinel: restart */
+    int64_t t_old_demoted;    /* the old master's ROLE said replica */
+    _Atomic int64_t t_switch; /* first pool SWITCH_MASTER away from old_port after trigger */
+    _Atomic int64_t t_lost;   /* first pool MASTER_LOST after trigger */
+    _Atomic int sentinel_lost_events;
+    _Atomic int pool_events;
+    int slow_periods; /* graceful: Sentinel's own info/publish periods were in force */
+    int failed;       /* orchestration failure (the run fails) */
+    char note[256];
+} h_event;
+
+/* Per writer, per bucket. Written only by its writer thread; read after join. */
+typedef struct h_wbucket {
+    uint64_t ok;
+    uint64_t err[H_ERR_KINDS];
+    uint64_t readonly_after; /* READONLY on a connection handed out after the pool's switch */
+    uint64_t ambiguous;      /* I/O error after the command was sent: maybe applied */
+    uint64_t rewinds;        /* INCR answered <= the previous answer: the data went back */
+    uint64_t old_after_switch; /* acknowledged by the old master after the pool's switch */
+    uint64_t first_seq;      /* first sequence number current in this bucket */
+    int64_t last_ok_before;  /* last success before t_trigger */
+    int64_t first_ok_after;  /* first success at or after t_trigger */
+    int64_t first_new;       /* first success after t_trigger on another node than old_port */
+    int64_t out_gap;         /* outage: longest gap overlapping [trigger, switch + 1 s] */
+    int64_t out_gap_from;
+    int64_t max_gap;         /* longest gap overlapping [trigger, settled] (stalls too) */
+    int64_t max_gap_from;
+} h_wbucket;
+
+typedef struct h_writer {
+    int id;
+    pthread_t thread;
+    int started;
+    struct h_run *run;
+    h_wbucket *b; /* [n_buckets] */
+    int bucket;   /* bucket seen last */
+    int scan_from;
+    uint64_t seq; /* next sequence number to get acknowledged (starts at 1) */
+    int pending_ambiguous; /* the last attempt (seq) ended ambiguous at stop */
+    int64_t prev_ok;
+    long long last_incr;
+    _Atomic uint64_t acked;  /* == seq - 1 */
+    _Atomic uint64_t errors; /* all kinds */
+    _Atomic int64_t last_ok;
+    _Atomic int done;
+    /* Filled by report.c from the final master. */
+    long long counter, llen;
+    uint64_t lost, dup, unacked_applied, phantom;
+    uint64_t *lost_by_bucket; /* [n_buckets] */
+    uint64_t *dup_by_bucket;
+} h_writer;
+
+typedef struct h_opts {
+    h_kind plan_kinds[16];
+    int n_plan_kinds;
+    int failovers;
+    int writers;
+    int rate; /* writes/s per writer, 0 = as fast as possible */
+    int quiet;
+    int demo;
+    int verbose;
+    int fast_info; /* keep the fixture's fast info/publish periods for graceful */
+    int freeze_ms;
+    int sentinel_down_ms;
+    int restart_delay_ms;
+    int wait_ms;
+    int lead_ms; /* steady writing before each trigger */
+    int timeout_s;
+    const char *json;
+} h_opts;
+
+typedef struct h_pool_event {
+    int64_t t;
+    int bucket;
+    pool_event_type_t type;
+    char old_addr[64], new_addr[64];
+    uint64_t generation;
+    char detail[200];
+} h_pool_event;
+
+typedef struct h_run {
+    h_opts o;
+    fx_topology topo;
+    int topo_started;
+    pool_t *pool; /* cleared under pool_mu before pool_destroy */
+    pthread_mutex_t pool_mu;
+    char sentinels[256];
+    int64_t t0; /* run start */
+    int master_idx;
+
+    h_event *ev; /* [n_buckets] */
+    int n_buckets;
+    _Atomic int cur_bucket;
+    _Atomic int stop;
+
+    h_writer w[H_MAX_WRITERS];
+
+    /* Pool events, kept for the report (bounded). */
+    pthread_mutex_t plog_mu;
+    h_pool_event *plog;
+    int plog_n, plog_cap;
+    _Atomic uint64_t plog_dropped;
+
+    /* Output: narration and the live status line share the terminal. */
+    pthread_mutex_t out_mu;
+    int tty;
+    int status_shown;
+    char phase[160];
+
+    /* Monitor/watchdog thread. */
+    pthread_t mon;
+    int mon_started;
+    _Atomic int mon_stop;
+    _Atomic int64_t deadline; /* whole run; the watchdog aborts past it */
+
+    /* Results. */
+    pool_stats_t final_stats;
+    int stats_ok;
+    int final_master_port;
+    int writers_stuck;
+    int procs_left;
+    int verify_failed;
+    char verify_note[256];
+} h_run;
+
+/* ---- monitor.c ---- */
+int64_t h_now_ns(void);
+void h_sleep_ms(int ms);
+double h_rel_s(const h_run *r, int64_t t); /* seconds since run start */
+void h_say(h_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void h_narrate(h_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void h_phase(h_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void h_event_cb(void *userdata, const pool_event_t *e);
+void h_log_cb(void *userdata, pool_log_level_t level, const char *msg);
+int h_monitor_start(h_run *r);
+void h_monitor_stop(h_run *r);
+const char *h_kind_name(h_kind k);
+const char *h_err_name(h_errkind k);
+
+/* ---- writer.c ---- */
+int h_writers_start(h_run *r);
+/* Set stop, join each writer by a deadline; returns the number stuck. */
+int h_writers_stop(h_run *r, int timeout_ms);
+
+/* ---- scenario.c ---- */
+/* Run event b (1..n): lead-in, trigger, recovery, settle. 0 or -1. */
+int h_scenario_run(h_run *r, int b);
+/* Master index per the fixture, or -1. */
+int h_wait_settled(h_run *r, h_event *e, int timeout_ms);
+
+/* ---- verify.c ---- */
+/* Read every writer's keys on the final master; fills the h_writer results. */
+int h_verify_data(h_run *r);
+
+/* ---- report.c ---- */
+/* Print the summary, write JSON; returns the number of failed invariants. */
+int h_report(h_run *r);
+
+#endif
