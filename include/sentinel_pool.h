@@ -18,6 +18,14 @@
  * ERRORS: every fallible call returns 0 or a negative POOL_E* code;
  * pool_strerror() turns any int into a static string.
  *
+ * WRITER CHANGES: when the pool moves to a new master (or fences the old
+ * one), connections still borrowed under the old writer have their socket
+ * shut down (shutdown(2); the context stays valid and yours until
+ * pool_put()). A caller blocked on a demoted or frozen master gets an I/O
+ * error at once, instead of an acknowledgement that the failover discards
+ * or a wait for command_timeout_ms. Treat such an error as "outcome
+ * unknown" and retry through a new pool_get_writer().
+ *
  * SIGPIPE: hiredis writes with write(2), so writing to a connection the peer
  * has closed raises SIGPIPE, whose default action ends the process. The
  * library blocks SIGPIPE around its own writes (on the calling thread only).

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "pool/net.h"
@@ -171,11 +173,11 @@ int spool_try_claim(spool_slot *s, int from, int to)
 static spool_slot *claim_idle(pool_t *p)
 {
     if (last_slot.pool == p && last_slot.index < p->nslots &&
-        spool_try_claim(&p->slots[last_slot.index], SLOT_IDLE, SLOT_BUSY))
+        spool_try_claim(&p->slots[last_slot.index], SLOT_IDLE, SLOT_RESERVED))
         return &p->slots[last_slot.index];
     /* Lowest index first: surplus connections gather at the top and age out. */
     for (int i = 0; i < p->nslots; i++)
-        if (spool_try_claim(&p->slots[i], SLOT_IDLE, SLOT_BUSY))
+        if (spool_try_claim(&p->slots[i], SLOT_IDLE, SLOT_RESERVED))
             return &p->slots[i];
     return NULL;
 }
@@ -188,11 +190,31 @@ static spool_slot *claim_empty(pool_t *p)
     return NULL;
 }
 
-/* Close idle connections opened under another generation than gen. */
+/* Shut down the socket of a connection lent under an older generation: its
+ * holder, maybe blocked on a frozen or demoted master, gets an error now
+ * rather than an acknowledgement that the failover throws away, or a wait
+ * for command_timeout_ms. The fd stays open: the holder still owns and frees
+ * the context. CUTTING keeps pool_put() from freeing it meanwhile. */
+static void cut_borrowed(spool_slot *s, uint64_t gen)
+{
+    int expected = SLOT_BUSY;
+    if (s->generation == gen ||
+        !atomic_compare_exchange_strong(&s->state, &expected, SLOT_CUTTING))
+        return;
+    shutdown(s->ctx->fd, SHUT_RDWR);
+    atomic_store(&s->state, SLOT_BUSY);
+}
+
+/* Close idle connections opened under another generation than gen; cut
+ * borrowed ones (they are closed when put back). */
 static void sweep_stale(pool_t *p, uint64_t gen)
 {
     for (int i = 0; i < p->nslots; i++) {
         spool_slot *s = &p->slots[i];
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) == SLOT_BUSY) {
+            cut_borrowed(s, gen);
+            continue;
+        }
         if (!spool_try_claim(s, SLOT_IDLE, SLOT_RESERVED))
             continue;
         if (s->generation != gen) {
@@ -348,9 +370,12 @@ void spool_mark_borrowed(pool_t *p, spool_slot *s)
     }
 }
 
+/* From RESERVED (claimed, checked) to BUSY (lent): only BUSY slots may be
+ * cut by a writer change, never one still being checked. */
 static void hand_out(pool_t *p, spool_slot *s)
 {
     spool_mark_borrowed(p, s);
+    atomic_store_explicit(&s->state, SLOT_BUSY, memory_order_release);
     last_slot.pool = p;
     last_slot.index = (int)s->index;
 }
@@ -390,8 +415,7 @@ static int open_in_slot(pool_t *p, spool_slot *s, const char *host, int port, ui
         spool_evict(p, s, &p->stats.evicted_stale);
         return 1;
     }
-    atomic_store(&s->state, SLOT_BUSY);
-    return 0;
+    return 0; /* still RESERVED: hand_out() lends it */
 }
 
 struct timespec spool_abs_timespec(int64_t ns)
@@ -542,9 +566,26 @@ static spool_slot *slot_of(pool_t *p, redisContext *c)
         (x - base) % sizeof(spool_slot) != 0)
         return NULL;
     spool_slot *s = (spool_slot *)x;
-    if (s->ctx != c || atomic_load_explicit(&s->state, memory_order_relaxed) != SLOT_BUSY)
+    int st = atomic_load_explicit(&s->state, memory_order_relaxed);
+    if (s->ctx != c || (st != SLOT_BUSY && st != SLOT_CUTTING))
         return NULL;
     return s;
+}
+
+/* Take a lent slot back: BUSY -> RESERVED, waiting out a cut in progress.
+ * 0 when it was not lent (a double put racing with itself). */
+static int reclaim(spool_slot *s)
+{
+    for (;;) {
+        int expected = SLOT_BUSY;
+        if (atomic_compare_exchange_weak_explicit(&s->state, &expected, SLOT_RESERVED,
+                                                  memory_order_acquire, memory_order_relaxed))
+            return 1;
+        if (expected == SLOT_CUTTING)
+            sched_yield(); /* one shutdown(2) call away */
+        else if (expected != SLOT_BUSY)
+            return 0;
+    }
 }
 
 /* Did the caller leave anything behind that the next borrower would read? */
@@ -563,7 +604,7 @@ void pool_put(pool_t *p, redisContext *c)
         spool_reader_put(p, s);
         return;
     }
-    if (s == NULL) {
+    if (s == NULL || !reclaim(s)) {
         spool_log(p, POOL_LOG_ERROR, "pool_put: context %p is not borrowed from this pool",
                   (void *)c);
         return;
@@ -583,12 +624,13 @@ void pool_put(pool_t *p, redisContext *c)
         spool_evict(p, s, &p->stats.evicted_limit);
         return;
     }
-    if (c->err || spool_has_leftovers(c)) {
-        spool_evict(p, s, &p->stats.evicted_broken);
-        return;
-    }
+    /* Stale before broken: a connection cut at a writer change is both. */
     if (s->generation != atomic_load_explicit(&p->generation, memory_order_acquire)) {
         spool_evict(p, s, &p->stats.evicted_stale);
+        return;
+    }
+    if (c->err || spool_has_leftovers(c)) {
+        spool_evict(p, s, &p->stats.evicted_broken);
         return;
     }
     atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
@@ -602,7 +644,7 @@ static int open_count(const spool_slot *slots, int n)
     int open = 0;
     for (int i = 0; i < n; i++) {
         int st = atomic_load(&slots[i].state);
-        open += st == SLOT_IDLE || st == SLOT_BUSY || st == SLOT_RESERVED;
+        open += st == SLOT_IDLE || st == SLOT_BUSY || st == SLOT_RESERVED || st == SLOT_CUTTING;
     }
     return open;
 }
@@ -839,7 +881,7 @@ int pool_stats(pool_t *p, pool_stats_t *out)
     for (int i = 0; i < p->nslots; i++) {
         const spool_slot *s = &p->slots[i];
         int st = atomic_load(&s->state);
-        out->in_use += st == SLOT_BUSY;
+        out->in_use += st == SLOT_BUSY || st == SLOT_CUTTING;
         out->idle += st == SLOT_IDLE;
         out->checkouts += atomic_load_explicit(&s->checkouts, memory_order_relaxed);
     }

@@ -23,6 +23,7 @@ enum {
     SLOT_BUSY = 2,     /* lent to a caller */
     SLOT_RESERVED = 3, /* being connected, validated or closed by the pool */
     SLOT_DEAD = 4,     /* pool destroyed */
+    SLOT_CUTTING = 5,  /* lent, and the pool is shutting its socket down (old writer) */
 };
 
 /* Per-connection marks set by the reply wrappers (any thread reading the
