@@ -21,7 +21,7 @@
 static _Thread_local struct {
     const pool_t *pool;
     int index;
-} last_slot;
+} last_slot __attribute__((tls_model("initial-exec")));
 
 /* A connection is peeked on checkout once it sat idle across at least one
  * tick of the coarse clock: one returned a moment ago was healthy then, and
@@ -151,15 +151,21 @@ static void wake(pool_t *p, int all)
  * waiters and then rescans under the mutex: one of the two sees the other,
  * so no wake-up is lost. May free the pool during shutdown: touch nothing
  * after it. */
-void spool_slot_release(pool_t *p, spool_slot *s, int state)
+/* The second half of a release, after the seq_cst store or CAS. */
+static void after_release(pool_t *p, spool_slot *s)
 {
-    atomic_store(&s->state, state);
     if (atomic_load(&p->shutdown)) {
         spool_reap_slot(p, s);
         return;
     }
     if (atomic_load(&p->waiters) > 0)
         wake(p, 0);
+}
+
+void spool_slot_release(pool_t *p, spool_slot *s, int state)
+{
+    atomic_store(&s->state, state);
+    after_release(p, s);
 }
 
 int spool_try_claim(spool_slot *s, int from, int to)
@@ -323,16 +329,19 @@ static int ready_for_writer(pool_t *p, spool_slot *s, int64_t *deadline)
         return 1;
     }
     const spool_config *cfg = &p->cfg;
-    int64_t idle = spool_coarse_ns() - atomic_load_explicit(&s->last_used_ns, memory_order_relaxed);
+    int64_t now = spool_coarse_ns();
+    s->checkout_ns = now;
+    s->checkout_tick = atomic_load_explicit(&p->hk_tick, memory_order_relaxed);
+    int64_t idle = now - atomic_load_explicit(&s->last_used_ns, memory_order_relaxed);
     if (idle >= PEEK_AFTER_IDLE_NS && spool_conn_peek(s->ctx) != 0) {
         spool_count(&p->stats.health_failures);
         spool_evict(p, s, &p->stats.evicted_broken);
         return 1;
     }
-    int need_role = cfg->validate == POOL_VALIDATE_ALWAYS ||
-                    (cfg->validate == POOL_VALIDATE_IDLE &&
-                     idle >= (int64_t)cfg->validate_idle_ms * 1000000);
-    if (!need_role && !cfg->health_check_ping)
+    int need_role = p->hot_validate == POOL_VALIDATE_ALWAYS ||
+                    (p->hot_validate == POOL_VALIDATE_IDLE &&
+                     idle >= (int64_t)p->hot_validate_idle_ms * 1000000);
+    if (!need_role && !p->hot_health_ping)
         return 0;
     if (*deadline == 0)
         *deadline = spool_deadline_ms(cfg->checkout_timeout_ms);
@@ -363,7 +372,7 @@ void spool_mark_borrowed(pool_t *p, spool_slot *s)
     /* Only the owner writes these: plain load+store, no locked instruction. */
     uint64_t n = atomic_load_explicit(&s->checkouts, memory_order_relaxed);
     atomic_store_explicit(&s->checkouts, n + 1, memory_order_relaxed);
-    if (p->cfg.leak_threshold_ms > 0) {
+    if (p->hot_leak_ms > 0) {
         atomic_store_explicit(&s->borrower, (unsigned long)pthread_self(), memory_order_relaxed);
         atomic_fetch_and_explicit(&s->flags, ~SLOT_F_LEAKED, memory_order_relaxed);
         atomic_store_explicit(&s->borrowed_ns, spool_coarse_ns(), memory_order_release);
@@ -402,7 +411,9 @@ static int open_in_slot(pool_t *p, spool_slot *s, const char *host, int port, ui
     spool_count(&p->stats.created);
     s->ctx = c;
     s->generation = gen;
-    atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
+    s->checkout_ns = spool_coarse_ns();
+    s->checkout_tick = atomic_load_explicit(&p->hk_tick, memory_order_relaxed);
+    atomic_store_explicit(&s->last_used_ns, s->checkout_ns, memory_order_relaxed);
     if (check) {
         spool_count(&p->stats.validations);
         if (!role_is_master(p, s, &role)) {
@@ -595,6 +606,42 @@ int spool_has_leftovers(const redisContext *c)
            c->reader->ridx >= 0;
 }
 
+/* One clock read per checkout, not two: a connection back within the
+ * housekeeping pass it left in counts as idle from its checkout (at most one
+ * pass, <= 1 s, early: a peek or a ROLE check sooner, never later); after a
+ * longer borrow the clock read costs nothing next to it. */
+static int64_t last_used(pool_t *p, const spool_slot *s)
+{
+    return atomic_load_explicit(&p->hk_tick, memory_order_relaxed) == s->checkout_tick
+               ? s->checkout_ns
+               : spool_coarse_ns();
+}
+
+/* Lend a fit connection back with one compare-and-swap, BUSY -> IDLE (a
+ * seq_cst RMW: it also orders the waiters load in after_release()), waiting
+ * out a cut in progress. A writer change that cuts the slot between the
+ * caller's checks and the CAS leaves an IDLE slot of an old generation,
+ * which the next checkout or sweep evicts. */
+static void put_fit(pool_t *p, spool_slot *s, redisContext *c)
+{
+    if (p->hot_leak_ms > 0)
+        atomic_store_explicit(&s->borrowed_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->last_used_ns, last_used(p, s), memory_order_relaxed);
+    for (;;) {
+        int expected = SLOT_BUSY;
+        if (atomic_compare_exchange_weak(&s->state, &expected, SLOT_IDLE))
+            break;
+        if (expected == SLOT_CUTTING) {
+            sched_yield(); /* one shutdown(2) call away */
+        } else if (expected != SLOT_BUSY) {
+            spool_log(p, POOL_LOG_ERROR, "pool_put: context %p is not borrowed from this pool",
+                      (void *)c);
+            return;
+        }
+    }
+    after_release(p, s);
+}
+
 void pool_put(pool_t *p, redisContext *c)
 {
     if (p == NULL || c == NULL)
@@ -604,14 +651,25 @@ void pool_put(pool_t *p, redisContext *c)
         spool_reader_put(p, s);
         return;
     }
-    if (s == NULL || !reclaim(s)) {
+    if (s == NULL) {
         spool_log(p, POOL_LOG_ERROR, "pool_put: context %p is not borrowed from this pool",
                   (void *)c);
         return;
     }
-    if (p->cfg.leak_threshold_ms > 0)
-        atomic_store_explicit(&s->borrowed_ns, 0, memory_order_relaxed);
     int flags = atomic_load_explicit(&s->flags, memory_order_relaxed);
+    if ((flags & (SLOT_F_READONLY | SLOT_F_LIMIT)) == 0 &&
+        s->generation == atomic_load_explicit(&p->generation, memory_order_acquire) &&
+        !c->err && !spool_has_leftovers(c)) {
+        put_fit(p, s, c);
+        return;
+    }
+    if (!reclaim(s)) {
+        spool_log(p, POOL_LOG_ERROR, "pool_put: context %p is not borrowed from this pool",
+                  (void *)c);
+        return;
+    }
+    if (p->hot_leak_ms > 0)
+        atomic_store_explicit(&s->borrowed_ns, 0, memory_order_relaxed);
     if (flags & SLOT_F_READONLY) {
         spool_count(&p->stats.readonly_replies);
         spool_emit(p, POOL_EVENT_WRITER_SUSPECT, c->tcp.host, c->tcp.port, NULL, 0,
@@ -633,7 +691,7 @@ void pool_put(pool_t *p, redisContext *c)
         spool_evict(p, s, &p->stats.evicted_broken);
         return;
     }
-    atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
+    atomic_store_explicit(&s->last_used_ns, last_used(p, s), memory_order_relaxed);
     spool_slot_release(p, s, SLOT_IDLE);
 }
 
@@ -729,6 +787,7 @@ static void *housekeeper_main(void *arg)
     while (!atomic_load(&p->shutdown)) {
         struct timespec ts = spool_abs_timespec(spool_deadline_ms(period));
         pthread_cond_timedwait(&p->hk_wake, &p->mu, &ts);
+        atomic_fetch_add_explicit(&p->hk_tick, 1, memory_order_relaxed);
         if (atomic_load(&p->shutdown))
             break;
         pthread_mutex_unlock(&p->mu);
@@ -737,6 +796,7 @@ static void *housekeeper_main(void *arg)
         top_up(p);
         report_leaks(p, p->slots, p->nslots, "writer");
         report_leaks(p, p->rslots, p->nrslots, "reader");
+        atomic_fetch_add_explicit(&p->hk_tick, 1, memory_order_relaxed);
         pthread_mutex_lock(&p->mu);
     }
     pthread_mutex_unlock(&p->mu);
@@ -800,6 +860,10 @@ int pool_create(const pool_options_t *opts, pool_t **out)
         return rc;
     }
     p->nslots = p->cfg.max_connections;
+    p->hot_validate = p->cfg.validate;
+    p->hot_validate_idle_ms = p->cfg.validate_idle_ms;
+    p->hot_health_ping = p->cfg.health_check_ping;
+    p->hot_leak_ms = p->cfg.leak_threshold_ms;
     p->slots = aligned_alloc(SPOOL_CACHELINE, sizeof(spool_slot) * (size_t)p->nslots);
     if (p->slots == NULL) {
         spool_config_free(&p->cfg);

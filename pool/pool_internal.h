@@ -35,18 +35,22 @@ enum {
 };
 
 typedef struct spool_slot {
+    /* Touched by every checkout and put: the first cache line. */
     _Atomic int state;
     _Atomic int flags;
     uint32_t index;
+    uint32_t checkout_tick;            /* pool->hk_tick at checkout (owner only) */
     struct pool *pool;
     redisContext *ctx;
     uint64_t generation;               /* writer generation the connection was opened under */
     _Atomic int64_t last_used_ns;      /* coarse clock at put (or connect) */
+    /* Counters written only by the slot's current owner (no RMW needed). */
+    _Atomic uint64_t checkouts;
+    int64_t checkout_ns;               /* coarse clock at checkout (owner only) */
+    /* Off the hot path. */
     _Atomic int64_t borrowed_ns;       /* coarse clock at checkout, for leak detection */
     _Atomic unsigned long borrower;    /* pthread_self() of the borrower, for leak reports */
     redisReplyObjectFunctions *orig_fns; /* hiredis' own reply functions, wrapped */
-    /* Counters written only by the slot's current owner (no RMW needed). */
-    _Atomic uint64_t checkouts;
 } __attribute__((aligned(SPOOL_CACHELINE))) spool_slot;
 
 /* Options after validation, with owned copies of every string. */
@@ -87,6 +91,9 @@ struct pool {
     _Atomic uint64_t generation; /* bumped by every writer change or fence */
     _Atomic int shutdown;
     _Atomic int waiters; /* threads in the slow path that may sleep */
+    _Atomic uint32_t hk_tick; /* bumped by every housekeeping pass */
+    /* Copies of the options every checkout reads, on this same line. */
+    int hot_validate, hot_validate_idle_ms, hot_health_ping, hot_leak_ms;
     spool_config cfg;
     redisReplyObjectFunctions reply_fns; /* our wrappers, installed on every context */
     char pad_[SPOOL_CACHELINE];
