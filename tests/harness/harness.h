@@ -11,6 +11,7 @@
  *   verify.c   read every writer's keys back from the final master
  *   report.c   figures, invariants, the summary table (report_internal.h)
  *   json.c     the same figures as JSON (--json)
+ *   plot.c     the SVG timeline (--plot): writes per node, errors, events
  *
  * Time is CLOCK_MONOTONIC nanoseconds (h_now_ns); 0 always means "not yet".
  *
@@ -79,6 +80,16 @@ typedef struct h_event {
     char note[256];
 } h_event;
 
+/* Timeline (--plot only): per writer, one slot per 100 ms since run start,
+ * acknowledged writes per data node (by the port of the borrowed connection)
+ * and errors per kind. Written only by its writer thread; read after join. */
+#define H_TL_SLOT_NS 100000000LL
+#define H_TL_NODES (FX_MAX_DATA + 1) /* topology data nodes, then "another port" */
+typedef struct h_tl_slot {
+    uint32_t ok[H_TL_NODES];
+    uint32_t err[H_ERR_KINDS];
+} h_tl_slot;
+
 /* Per writer, per bucket. Written only by its writer thread; read after join. */
 typedef struct h_wbucket {
     uint64_t ok;
@@ -118,6 +129,9 @@ typedef struct h_writer {
     uint64_t lost, dup, unacked_applied, phantom;
     uint64_t *lost_by_bucket; /* [n_buckets] */
     uint64_t *dup_by_bucket;
+    /* Timeline (--plot), see h_tl_slot. */
+    h_tl_slot *tl;
+    int tl_n, tl_cap;
 } h_writer;
 
 typedef struct h_opts {
@@ -137,6 +151,7 @@ typedef struct h_opts {
     int lead_ms; /* steady writing before each trigger */
     int timeout_s;
     const char *json;
+    const char *plot; /* SVG timeline; --demo: h_plot_default_path() */
 } h_opts;
 
 typedef struct h_pool_event {
@@ -164,6 +179,7 @@ typedef struct h_run {
     _Atomic int stop;
 
     h_writer w[H_MAX_WRITERS];
+    int tl_ports[FX_MAX_DATA]; /* timeline: data node ports, snapshot at writer start */
 
     /* Pool events, kept for the report (bounded). */
     pthread_mutex_t plog_mu;
@@ -225,5 +241,16 @@ int h_verify_data(h_run *r);
 /* ---- report.c ---- */
 /* Print the summary, write JSON; returns the number of failed invariants. */
 int h_report(h_run *r);
+
+/* ---- plot.c ---- */
+/* Before the writers start: snapshot the data node ports (timeline on with --plot). */
+void h_tl_init(h_run *r);
+/* Writer thread: one acknowledged write on port / one error, at time t. */
+void h_tl_ok(h_writer *w, int64_t t, int port);
+void h_tl_err(h_writer *w, int64_t t, h_errkind k);
+/* After the report: write the SVG timeline to r->o.plot and say where; 0 or -1. */
+int h_plot_write(h_run *r, int failed);
+/* --demo's default: failover-demo.svg next to the executable (the build tree). */
+const char *h_plot_default_path(void);
 
 #endif

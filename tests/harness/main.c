@@ -32,6 +32,9 @@ static void usage(FILE *f)
             "  --writers W        writer threads [8] (1..%d)\n"
             "  --rate R           writes/s per writer, 0 = as fast as possible [1000]\n"
             "  --json FILE        write the figures as JSON\n"
+            "  --plot FILE        write an SVG timeline of the run (writes/s per node,\n"
+            "                     errors, faults, pool events) [--demo: failover-demo.svg\n"
+            "                     next to the executable]\n"
             "  --demo             about 30 s: graceful, crash, freeze, explained as it goes\n"
             "  --quiet            no status line or progress, only the summary\n"
             "  --verbose          also print the pool's log (INFO)\n"
@@ -102,7 +105,7 @@ static int parse_args(int argc, char **argv, h_opts *o)
     enum {
         O_SCENARIO = 1000, O_FAILOVERS, O_WRITERS, O_RATE, O_JSON, O_DEMO, O_QUIET, O_VERBOSE,
         O_FAST_INFO, O_FREEZE_MS, O_SDOWN_MS, O_RESTART_MS, O_WAIT_MS, O_LEAD_MS, O_TIMEOUT,
-        O_HELP
+        O_HELP, O_PLOT
     };
     static const struct option longopts[] = {
         {"scenario", required_argument, NULL, O_SCENARIO},
@@ -110,6 +113,7 @@ static int parse_args(int argc, char **argv, h_opts *o)
         {"writers", required_argument, NULL, O_WRITERS},
         {"rate", required_argument, NULL, O_RATE},
         {"json", required_argument, NULL, O_JSON},
+        {"plot", required_argument, NULL, O_PLOT},
         {"demo", no_argument, NULL, O_DEMO},
         {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},
@@ -132,6 +136,7 @@ static int parse_args(int argc, char **argv, h_opts *o)
         case O_WRITERS: bad |= parse_int(optarg, 1, H_MAX_WRITERS, &o->writers); break;
         case O_RATE: bad |= parse_int(optarg, 0, 1000000, &o->rate); break;
         case O_JSON: o->json = optarg; break;
+        case O_PLOT: o->plot = optarg; break;
         case O_DEMO: o->demo = 1; break;
         case O_QUIET: o->quiet = 1; break;
         case O_VERBOSE: o->verbose = 1; break;
@@ -224,6 +229,8 @@ int main(int argc, char **argv)
         return 2;
     if (o->timeout_s == 0)
         o->timeout_s = budget_s(o);
+    if (o->demo && o->plot == NULL)
+        o->plot = h_plot_default_path();
 
     signal(SIGPIPE, SIG_IGN); /* writes to dead peers: hiredis gets EPIPE instead */
     pthread_mutex_init(&r->out_mu, NULL);
@@ -374,10 +381,13 @@ int main(int argc, char **argv)
     if (atomic_load(&r->plog_dropped) > 0)
         printf("(%llu pool events beyond the first %d were counted but not kept)\n",
                (unsigned long long)atomic_load(&r->plog_dropped), r->plog_cap);
+    if (o->plot != NULL && h_plot_write(r, failed) != 0)
+        failed++; /* as for --json: an asked-for output that is missing fails the run */
     for (int i = 0; i < o->writers; i++) {
         free(r->w[i].b);
         free(r->w[i].lost_by_bucket);
         free(r->w[i].dup_by_bucket);
+        free(r->w[i].tl);
     }
     free(r->plog);
     free(r->ev);

@@ -193,6 +193,7 @@ static void count_error(h_writer *w, int b, h_errkind k)
 {
     w->b[b].err[k]++;
     atomic_fetch_add(&w->errors, 1);
+    h_tl_err(w, h_now_ns(), k);
 }
 
 static void pace(int64_t period, int64_t *due)
@@ -249,7 +250,9 @@ static void *writer_main(void *arg)
             if (incr <= w->last_incr)
                 hb->rewinds++;
             w->last_incr = incr;
-            on_success(w, h_now_ns(), port);
+            int64_t t_ok = h_now_ns();
+            on_success(w, t_ok, port);
+            h_tl_ok(w, t_ok, port);
             w->seq++;
             w->pending_ambiguous = 0;
             atomic_store(&w->acked, w->seq - 1);
@@ -269,6 +272,7 @@ static void *writer_main(void *arg)
 
 int h_writers_start(h_run *r)
 {
+    h_tl_init(r);
     for (int i = 0; i < r->o.writers; i++) {
         h_writer *w = &r->w[i];
         w->id = i;
