@@ -323,7 +323,13 @@ static void test_borrowed_and_blocked_across_failover(void **state)
     assert_int_equal(fe.old_port, f->topo.data[0].port);
     assert_int_equal(fe.generation, 2);
     assert_int_equal(sw.generation, 3);
-    assert_true(blocked >= 1);
+    /* Whether a checkout lands inside the fence window (~70 ms here) is up to
+     * the scheduler; under valgrind none may. Every caller that did is
+     * checked above; the deterministic version of "a caller blocked while
+     * fenced gets the new writer" is test_fenced_waiter_gets_new_writer in
+     * test_pool.c. */
+    if (blocked == 0)
+        fprintf(stderr, "note: no checkout started inside the fence window this time\n");
     st_assert_writers_on(p, &f->topo.data[nw], NCALLERS + 1);
 }
 
