@@ -182,10 +182,18 @@ int spool_conn_peek(const redisContext *c)
 int spool_conn_open(pool_t *p, spool_slot *s, const char *host, int port, int64_t deadline_ns,
                     int check_role, spool_role *role_out, redisContext **out)
 {
+    return spool_conn_open_ex(p, s, host, port, deadline_ns, check_role, NULL, NULL, role_out,
+                              out);
+}
+
+int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int64_t deadline_ns,
+                       int check_role, int (*cancelled)(void *), void *arg, spool_role *role_out,
+                       redisContext **out)
+{
     const spool_config *cfg = &p->cfg;
     *out = NULL;
     redisContext *c = NULL;
-    int rc = spool_connect(host, port, deadline_ns, cfg->command_timeout_ms, &c);
+    int rc = spool_connect_ex(host, port, deadline_ns, cfg->command_timeout_ms, cancelled, arg, &c);
     if (rc != 0)
         return rc == POOL_ETIMEDOUT ? POOL_ECONNECT : rc;
     install_wrappers(p, s, c);

@@ -7,6 +7,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -212,8 +215,52 @@ static int is_numeric_host(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
+/* Wait for a non-blocking connect to finish, in slices when it can be
+ * cancelled. 0 connected, or a POOL_E* code / SPOOL_ECANCELLED. */
+static int finish_connect(int fd, int64_t deadline_ns, spool_cancel_fn cancelled, void *arg)
+{
+    for (;;) {
+        if (remaining_ms(deadline_ns) == 0)
+            return POOL_ETIMEDOUT;
+        int64_t until = deadline_ns;
+        if (cancelled != NULL && until > spool_now_ns() + 50000000)
+            until = spool_now_ns() + 50000000;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int n = poll(&pfd, 1, remaining_ms(until));
+        if (n < 0 && errno != EINTR)
+            return POOL_ECONNECT;
+        if (n > 0)
+            break;
+        if (cancelled != NULL && cancelled(arg))
+            return SPOOL_ECANCELLED;
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+        return err == ETIMEDOUT ? POOL_ETIMEDOUT : POOL_ECONNECT;
+    return 0;
+}
+
+/* Hand the connected context to hiredis' blocking API, as a context from
+ * redisConnect() would be (the fields are the same in 0.14 and 1.x). */
+static int make_blocking(redisContext *c)
+{
+    int fl = fcntl(c->fd, F_GETFL);
+    if (fl < 0 || fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+        return -1;
+    c->flags |= REDIS_BLOCK | REDIS_CONNECTED;
+    int one = 1;
+    return setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 int spool_connect(const char *host, int port, int64_t deadline_ns, int cmd_timeout_ms,
                   redisContext **out)
+{
+    return spool_connect_ex(host, port, deadline_ns, cmd_timeout_ms, NULL, NULL, out);
+}
+
+int spool_connect_ex(const char *host, int port, int64_t deadline_ns, int cmd_timeout_ms,
+                     spool_cancel_fn cancelled, void *arg, redisContext **out)
 {
     *out = NULL;
     char numeric[INET6_ADDRSTRLEN + 12]; /* + "%<scope id>" */
@@ -224,16 +271,21 @@ int spool_connect(const char *host, int port, int64_t deadline_ns, int cmd_timeo
             return rc;
         ip = numeric;
     }
-    int ms = remaining_ms(deadline_ns);
-    if (ms == 0)
+    if (remaining_ms(deadline_ns) == 0)
         return POOL_ETIMEDOUT;
-    redisContext *c = redisConnectWithTimeout(ip, port, ms_to_tv(ms));
+    /* Non-blocking connect, waited for with poll(): bounded by the deadline
+     * and, when asked, by the caller's reason to give up. */
+    redisContext *c = redisConnectNonBlock(ip, port);
     if (c == NULL)
         return POOL_ENOMEM;
     if (c->err) {
-        int rc = (c->err == REDIS_ERR_IO && errno == ETIMEDOUT) || remaining_ms(deadline_ns) == 0
-                     ? POOL_ETIMEDOUT
-                     : POOL_ECONNECT;
+        redisFree(c);
+        return POOL_ECONNECT;
+    }
+    int rc = finish_connect(c->fd, deadline_ns, cancelled, arg);
+    if (rc == 0 && make_blocking(c) != 0)
+        rc = POOL_ECONNECT;
+    if (rc != 0) {
         redisFree(c);
         return rc;
     }

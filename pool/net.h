@@ -18,6 +18,15 @@ static inline int64_t spool_deadline_ms(int ms) { return spool_now_ns() + (int64
 int spool_connect(const char *host, int port, int64_t deadline_ns, int cmd_timeout_ms,
                   redisContext **out);
 
+/* The same, giving up with SPOOL_ECANCELLED as soon as cancelled(arg) says
+ * so (checked every few tens of ms while the TCP connect is pending): a
+ * checkout stuck connecting to a master that just went away should not
+ * wait out connect_timeout_ms once the writer changed. */
+#define SPOOL_ECANCELLED (-1000) /* internal, never returned to callers */
+typedef int (*spool_cancel_fn)(void *arg);
+int spool_connect_ex(const char *host, int port, int64_t deadline_ns, int cmd_timeout_ms,
+                     spool_cancel_fn cancelled, void *arg, redisContext **out);
+
 /* One command of a round trip: up to 16 arguments, argv[i] NUL-terminated. */
 #define SPOOL_CMD_MAX_ARGS 16
 typedef struct spool_cmd {

@@ -389,6 +389,18 @@ static void hand_out(pool_t *p, spool_slot *s)
     last_slot.index = (int)s->index;
 }
 
+/* A connect for generation gen is pointless once the writer changed. */
+typedef struct {
+    pool_t *pool;
+    uint64_t gen;
+} connect_for;
+
+static int writer_changed(void *arg)
+{
+    const connect_for *cf = arg;
+    return atomic_load(&cf->pool->generation) != cf->gen || atomic_load(&cf->pool->shutdown);
+}
+
 /* Open a connection in an EMPTY slot we reserved. 0: the slot is BUSY and
  * ready; else the slot was released and a POOL_E* code (or 1: retry). */
 static int open_in_slot(pool_t *p, spool_slot *s, const char *host, int port, uint64_t gen,
@@ -399,7 +411,12 @@ static int open_in_slot(pool_t *p, spool_slot *s, const char *host, int port, ui
     spool_role role;
     redisContext *c = NULL;
     int64_t d = min64(deadline, spool_deadline_ms(cfg->connect_timeout_ms));
-    int rc = spool_conn_open(p, s, host, port, d, check, &role, &c);
+    connect_for cf = {.pool = p, .gen = gen};
+    int rc = spool_conn_open_ex(p, s, host, port, d, check, writer_changed, &cf, &role, &c);
+    if (rc == SPOOL_ECANCELLED) {
+        spool_slot_release(p, s, SLOT_EMPTY);
+        return 1; /* the writer changed meanwhile: start over with the new one */
+    }
     if (rc != 0) {
         spool_count(&p->stats.connect_failures);
         spool_log(p, POOL_LOG_WARN, "connect to %s:%d failed: %s", host, port, pool_strerror(rc));

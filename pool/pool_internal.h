@@ -156,6 +156,11 @@ void spool_config_free(spool_config *cfg);
  * round trip. *role_out gets the role when check_role. */
 int spool_conn_open(pool_t *p, spool_slot *s, const char *host, int port, int64_t deadline_ns,
                     int check_role, spool_role *role_out, redisContext **out);
+/* The same, abandoning a pending TCP connect when cancelled(arg) says so
+ * (SPOOL_ECANCELLED). */
+int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int64_t deadline_ns,
+                       int check_role, int (*cancelled)(void *), void *arg, spool_role *role_out,
+                       redisContext **out);
 /* Ask the node its role (ROLE, or INFO replication where ACL denies ROLE). */
 int spool_conn_role(pool_t *p, redisContext *c, int64_t deadline_ns, spool_role *out);
 /* PING round trip. */
