@@ -26,7 +26,7 @@ static int reply_is(const redisReply *e, const char *lit)
 }
 
 /* Decimal long long with an optional '-', bounds checked digit by digit. */
-static int parse_ll(const char *s, size_t len, long long *out)
+int spool_ll_parse(const char *s, size_t len, long long *out)
 {
     if (s == NULL || len == 0)
         return -1;
@@ -61,7 +61,7 @@ static int reply_port(const redisReply *e)
     return -1;
 }
 
-static int reply_ll(const redisReply *e, long long *out)
+int spool_reply_ll(const redisReply *e, long long *out)
 {
     if (e == NULL)
         return -1;
@@ -70,7 +70,7 @@ static int reply_ll(const redisReply *e, long long *out)
         return 0;
     }
     if (is_str(e))
-        return parse_ll(e->str, e->len, out);
+        return spool_ll_parse(e->str, e->len, out);
     return -1;
 }
 
@@ -103,7 +103,7 @@ static int parse_master(const redisReply *r, spool_role *o)
         long long off;
         if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements != 3 || e->element == NULL ||
             !is_str(e->element[0]) || spool_host_copy(e->element[0]->str, e->element[0]->len, host) != 0 ||
-            reply_port(e->element[1]) < 1 || reply_ll(e->element[2], &off) != 0 || off < 0)
+            reply_port(e->element[1]) < 1 || spool_reply_ll(e->element[2], &off) != 0 || off < 0)
             return POOL_EPROTO;
         if (o->nlisted < SPOOL_ROLE_MAX_REPLICAS) {
             memcpy(o->listed[o->nlisted].addr.host, host, sizeof(host));
@@ -224,17 +224,17 @@ static int info_line(const char *key, size_t klen, const char *val, size_t vlen,
             return POOL_EPROTO;
     } else if (str_is(key, klen, "slave_repl_offset")) {
         bit = INFO_SLAVE_OFF;
-        if (parse_ll(val, vlen, &v) != 0 || v < -1)
+        if (spool_ll_parse(val, vlen, &v) != 0 || v < -1)
             return POOL_EPROTO;
         *slave_off = v;
     } else if (str_is(key, klen, "master_repl_offset")) {
         bit = INFO_MASTER_OFF;
-        if (parse_ll(val, vlen, &v) != 0 || v < 0)
+        if (spool_ll_parse(val, vlen, &v) != 0 || v < 0)
             return POOL_EPROTO;
         *master_off = v;
     } else if (str_is(key, klen, "connected_slaves")) {
         bit = INFO_CONNECTED;
-        if (parse_ll(val, vlen, &v) != 0 || v < 0 || v > INT_MAX)
+        if (spool_ll_parse(val, vlen, &v) != 0 || v < 0 || v > INT_MAX)
             return POOL_EPROTO;
         o->connected_replicas = (int)v;
     } else {

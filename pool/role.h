@@ -31,6 +31,11 @@ typedef struct spool_role {
     } listed[SPOOL_ROLE_MAX_REPLICAS];
 } spool_role;
 
+/* Decimal long long with an optional '-', bounds checked: 0 or -1. */
+int spool_ll_parse(const char *s, size_t len, long long *out);
+/* A number sent as an integer reply or as a bulk/status string: 0 or -1. */
+int spool_reply_ll(const redisReply *e, long long *out);
+
 /* Parse a ROLE reply. Lenient on port as integer or string and on
  * "slave"/"replica"; strict on types and bounds. 0 or POOL_EPROTO. */
 int spool_role_parse(const redisReply *r, spool_role *out);

@@ -2,6 +2,7 @@
  * control and possibly by anyone who can PUBLISH on a sentinel, so every
  * field is bounds-checked and validated before it is copied out. */
 #include "sentinel/parse.h"
+#include "pool/role.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -43,49 +44,11 @@ static int printable(const char *s, size_t len, int allow_space)
     return 1;
 }
 
-/* Decimal long long with an optional '-', bounds checked digit by digit. */
-static int parse_ll(const char *s, size_t len, long long *out)
-{
-    if (s == NULL || len == 0)
-        return -1;
-    int neg = s[0] == '-';
-    size_t i = (size_t)neg;
-    if (i == len)
-        return -1;
-    unsigned long long v = 0;
-    unsigned long long lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (lim - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = neg ? (v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v)
-               : (long long)v;
-    return 0;
-}
-
-/* A number sent as an integer reply or as a bulk/status string. */
-static int reply_ll(const redisReply *e, long long *out)
-{
-    if (e == NULL)
-        return -1;
-    if (e->type == REDIS_REPLY_INTEGER) {
-        *out = e->integer;
-        return 0;
-    }
-    if (is_str(e))
-        return parse_ll(e->str, e->len, out);
-    return -1;
-}
-
 /* A port in [min..65535] as integer or string; -1 when it is not one. */
 static int reply_port(const redisReply *e, int min)
 {
     long long v;
-    if (reply_ll(e, &v) != 0 || v < min || v > 65535)
+    if (spool_reply_ll(e, &v) != 0 || v < min || v > 65535)
         return -1;
     /* A string port must be plain digits ("+80", "-0" are not ports). */
     if (e->type != REDIS_REPLY_INTEGER && (e->str[0] < '0' || e->str[0] > '9'))
@@ -343,7 +306,7 @@ static int instance_field(unsigned key, const redisReply *v, sp_instance *o)
             return -1;
         return 0;
     case K_OFFSET:
-        if (reply_ll(v, &n) != 0 || n < 0)
+        if (spool_reply_ll(v, &n) != 0 || n < 0)
             return -1;
         o->repl_offset = n;
         o->has_repl_offset = 1;
@@ -356,7 +319,7 @@ static int instance_field(unsigned key, const redisReply *v, sp_instance *o)
         return (o->master_port = reply_port(v, 0)) >= 0 ? 0 : -1;
     case K_SPRIO:
     case K_RPRIO:
-        if (reply_ll(v, &n) != 0 || n < 0 || n > INT_MAX)
+        if (spool_reply_ll(v, &n) != 0 || n < 0 || n > INT_MAX)
             return -1;
         o->priority = (int)n;
         return 0;
