@@ -83,6 +83,11 @@ static void install_wrappers(pool_t *p, spool_slot *s, redisContext *c)
     s->orig_fns = spool_reader_base_fns(c);
     c->reader->fn = &p->reply_fns;
     c->reader->privdata = s;
+#if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
+    /* hiredis 1.x has its own array cap: keep it in line with ours (0.14
+     * has none; the wrappers above are what enforces the limit there). */
+    c->reader->maxelements = (long long)p->cfg.max_reply_elements;
+#endif
     atomic_store_explicit(&s->flags, 0, memory_order_relaxed);
 }
 
