@@ -12,6 +12,8 @@
  *   report.c   figures, invariants, the summary table (report_internal.h)
  *   json.c     the same figures as JSON (--json)
  *   plot.c     the SVG timeline (--plot): writes per node, errors, events
+ *   sentinel_watch.c  own subscriber: when Sentinel published +switch-master
+ *   report_sentinel.c  figures relative to it (summary and JSON)
  *
  * Time is CLOCK_MONOTONIC nanoseconds (h_now_ns); 0 always means "not yet".
  *
@@ -75,6 +77,15 @@ typedef struct h_event {
     _Atomic int64_t t_lost;   /* first pool MASTER_LOST after trigger */
     _Atomic int sentinel_lost_events;
     _Atomic int pool_events;
+    /* sentinel_watch.c: first arrival over all sentinels (0 = none) */
+    _Atomic int64_t t_sent_switch;      /* +switch-master for the master name */
+    _Atomic int64_t t_sent_switch_last; /* the last sentinel's +switch-master */
+    _Atomic int64_t t_sent_promoted;    /* +promoted-slave (the leader only) */
+    _Atomic int sent_switch_port;       /* sentinel that delivered it first */
+    _Atomic int sent_promoted_port;
+    _Atomic int sent_switch_new_port;   /* new master in the payload */
+    _Atomic unsigned sent_switch_mask;  /* sentinels (bit = index) that published it */
+    _Atomic int64_t t_first_handout; /* writer.c: first pool_get_writer on another node */
     int slow_periods; /* graceful: Sentinel's own info/publish periods were in force */
     int failed;       /* orchestration failure (the run fails) */
     char note[256];
@@ -194,6 +205,8 @@ typedef struct h_run {
     char phase[160];
 
     /* Monitor/watchdog thread. */
+    struct h_swatch *swatch; /* sentinel_watch.c */
+
     pthread_t mon;
     int mon_started;
     _Atomic int mon_stop;
@@ -233,6 +246,16 @@ int h_writers_stop(h_run *r, int timeout_ms);
 int h_scenario_run(h_run *r, int b);
 /* Master index per the fixture, or -1. */
 int h_wait_settled(h_run *r, h_event *e, int timeout_ms);
+
+/* ---- sentinel_watch.c ---- */
+/* Main thread, after the topology: subscribe to +switch-master and
+ * +promoted-slave on every sentinel (own thread, own connections); waits up
+ * to 3 s for the subscriptions. 0 or -1. */
+int h_swatch_start(h_run *r);
+void h_swatch_stop(h_run *r); /* join (within ~100 ms); idempotent */
+void h_swatch_free(h_run *r); /* stop, free; idempotent */
+void h_swatch_counts(const h_run *r, uint64_t *messages, uint64_t *outside,
+                     uint64_t *reconnects);
 
 /* ---- verify.c ---- */
 /* Read every writer's keys on the final master; fills the h_writer results. */

@@ -65,6 +65,7 @@ int h_write_json(h_run *r, const ev_sum *sums, kind_sum *ks, const inv *v, int n
         json_num(f, h_rel_trigger(e, e->t_action2));
         fprintf(f, ", \"settled_s\": ");
         json_num(f, h_rel_trigger(e, atomic_load(&e->t_end)));
+        h_sw_json_event(f, r, b);
         fprintf(f, ",\n     \"outage_ms\": {\"median\": ");
         json_num(f, trig && s->n_out ? s->out_med_ms : -1);
         fprintf(f, ", \"max\": ");
@@ -175,6 +176,7 @@ int h_write_json(h_run *r, const ev_sum *sums, kind_sum *ks, const inv *v, int n
         json_num(f, s->switch_n ? s->switch_sum / s->switch_n : -1);
         fprintf(f, ", \"mean_first_write_new_master_s\": ");
         json_num(f, s->first_new_n ? s->first_new_sum / s->first_new_n : -1);
+        h_sw_json_kind(f, r, (h_kind)k);
         fprintf(f, ", \"acked_by_old_master_after_switch\": %llu, "
                    "\"counter_rewinds\": %llu, \"errors\": {",
                 (unsigned long long)s->old_after_switch, (unsigned long long)s->rewinds);
@@ -194,7 +196,9 @@ int h_write_json(h_run *r, const ev_sum *sums, kind_sum *ks, const inv *v, int n
                 w->llen, (unsigned long long)w->lost, (unsigned long long)w->dup,
                 (unsigned long long)w->unacked_applied, (unsigned long long)w->phantom);
     }
-    fprintf(f, "\n  ],\n  \"pool_stats\": {\"generation\": %llu, \"created\": %llu, "
+    fprintf(f, "\n  ],\n");
+    h_sw_json_totals(f, r);
+    fprintf(f, "  \"pool_stats\": {\"generation\": %llu, \"created\": %llu, "
                "\"closed\": %llu, \"in_use\": %llu, \"idle\": %llu, \"checkouts\": %llu, "
                "\"checkout_timeouts\": %llu, \"validation_failures\": %llu, "
                "\"readonly_replies\": %llu},\n",

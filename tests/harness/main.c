@@ -290,6 +290,11 @@ int main(int argc, char **argv)
     h_say(r, "topology up: master 127.0.0.1:%d, replicas 127.0.0.1:%d and 127.0.0.1:%d, "
              "sentinels %s",
           r->topo.data[0].port, r->topo.data[1].port, r->topo.data[2].port, r->sentinels);
+    if (h_swatch_start(r) != 0) {
+        fprintf(stderr, "failover_harness: cannot start the sentinel watch\n");
+        fx_topology_stop(&r->topo);
+        return 2;
+    }
 
     pool_options_t po;
     pool_options_init(&po);
@@ -310,6 +315,7 @@ int main(int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "failover_harness: pool_create: %s (%s)\n", pool_err_name(rc),
                 pool_strerror(rc));
+        h_swatch_free(r);
         fx_topology_stop(&r->topo);
         return 2;
     }
@@ -325,6 +331,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "failover_harness: cannot start the writers\n");
         r->writers_stuck = h_writers_stop(r, 15000);
         destroy_pool(r);
+        h_swatch_free(r);
         fx_topology_stop(&r->topo);
         return 2;
     }
@@ -354,6 +361,7 @@ int main(int argc, char **argv)
     h_sleep_ms(aborted ? 0 : 1000);
 
     h_phase(r, "stopping the writers");
+    h_swatch_stop(r); /* after the last event: nothing more to stamp */
     r->writers_stuck = h_writers_stop(r, 15000);
     if (r->writers_stuck) {
         /* A stuck writer may still be inside the pool: do not destroy it
@@ -389,6 +397,7 @@ int main(int argc, char **argv)
         free(r->w[i].dup_by_bucket);
         free(r->w[i].tl);
     }
+    h_swatch_free(r);
     free(r->plog);
     free(r->ev);
     return failed ? 1 : 0;

@@ -255,9 +255,11 @@ int h_report(h_run *r)
     /* Summary table: one line per bucket. Times are seconds after the trigger. */
     printf("\n== failover_harness summary: %d writers, %d events, final master 127.0.0.1:%d ==\n",
            nw, r->n_buckets - 2, r->final_master_port);
-    printf("%-3s %-16s %7s %7s %7s %7s %7s %9s %9s %9s %8s %6s %5s %5s %5s %5s %5s %5s %4s\n",
-           "#", "event", "at(s)", "switch", "1st-new", "masterOK", "oldDem", "out-med", "out-max",
-           "gap-max",
+    char swh[64];
+    h_sw_header(swh, sizeof(swh));
+    printf("%-3s %-16s %7s %7s %7s %7s %7s %s %9s %9s %9s %8s %6s %5s %5s %5s %5s %5s %5s %4s\n",
+           "#", "event", "at(s)", "switch", "1st-new", "masterOK", "oldDem", swh, "out-med",
+           "out-max", "gap-max",
            "acked", "RO b/a", "conn", "tmo", "nomst", "other", "ambig", "lost", "dup");
     for (int b = 0; b < r->n_buckets; b++) {
         const h_event *e = &r->ev[b];
@@ -282,9 +284,11 @@ int h_report(h_run *r)
         }
         snprintf(ro, sizeof(ro), "%llu/%llu", (unsigned long long)s->ro_before,
                  (unsigned long long)s->ro_after);
-        printf("%-3d %-16s %7s %7s %7s %7s %7s %9s %9s %9s %8llu %6s %5llu %5llu %5llu %5llu "
+        char swc[80];
+        h_sw_cells(r, b, swc, sizeof(swc));
+        printf("%-3d %-16s %7s %7s %7s %7s %7s %s %9s %9s %9s %8llu %6s %5llu %5llu %5llu %5llu "
                "%5llu %5llu %4llu%s\n",
-               b, name, at, sw, fn, mc, od, om, ox, gx, (unsigned long long)s->ok, ro,
+               b, name, at, sw, fn, mc, od, swc, om, ox, gx, (unsigned long long)s->ok, ro,
                (unsigned long long)s->err[H_ERR_CONN], (unsigned long long)s->err[H_ERR_TIMEOUT],
                (unsigned long long)s->err[H_ERR_NOMASTER],
                (unsigned long long)s->err[H_ERR_OTHER], (unsigned long long)s->ambiguous,
@@ -300,6 +304,7 @@ int h_report(h_run *r)
            "unrelated to the switch); RO b/a = READONLY before/after the pool switched; ambig = "
            "connection lost or timed out after sending (maybe applied); lost = acknowledged "
            "writes missing on the final master; dup = writes applied twice.\n");
+    h_sw_print_legend();
 
     printf("\nper kind:\n");
     for (int k = H_GRACEFUL; k <= H_WAIT; k++) {
@@ -330,7 +335,9 @@ int h_report(h_run *r)
                    s->first_new_n ? s->first_new_sum / s->first_new_n : -1.0,
                    (unsigned long long)s->old_after_switch,
                    (unsigned long long)s->old_after_switch_max, (unsigned long long)s->rewinds);
+        h_sw_print_kind(r, (h_kind)k);
     }
+    h_sw_print_totals(r);
     if (ks[H_CRASH].lost + ks[H_FREEZE].lost > 0)
         printf("note: writes lost in crash/freeze failovers were acknowledged by the old master "
                "before it died or froze but not yet replicated: Redis replicates "

@@ -34,6 +34,15 @@ typedef struct inv {
 double h_median(double *v, int n);
 /* Seconds from the event's trigger to t; -1 when either is unset. */
 double h_rel_trigger(const h_event *e, int64_t t);
+/* report_sentinel.c: figures against Sentinel's +switch-master (signed). */
+void h_sw_header(char *buf, size_t len);                  /* summary table columns */
+void h_sw_cells(const h_run *r, int b, char *buf, size_t len);
+void h_sw_print_legend(void);
+void h_sw_print_kind(const h_run *r, h_kind k);           /* per-kind lines */
+void h_sw_print_totals(const h_run *r);
+void h_sw_json_event(FILE *f, const h_run *r, int b);     /* , "sentinel": {...} */
+void h_sw_json_kind(FILE *f, const h_run *r, h_kind k);   /* , "sentinel": {...} */
+void h_sw_json_totals(FILE *f, const h_run *r);           /* "sentinel_watch": {...}, */
 /* Write the figures to r->o.json; 0 or -1 (after perror). */
 int h_write_json(h_run *r, const ev_sum *sums, kind_sum *ks, const inv *v, int nv, int failed);
 

@@ -189,6 +189,19 @@ static void on_success(h_writer *w, int64_t t, int port)
     atomic_store(&w->last_ok, t);
 }
 
+/* The first connection handed out on another node than the old master after
+ * the trigger: when the failover reached the application. */
+static void note_handout(h_run *r, int b, int port)
+{
+    h_event *e = &r->ev[b];
+    if (!e->expect_switch || atomic_load(&e->t_first_handout) != 0 ||
+        port == atomic_load(&e->old_port))
+        return;
+    int64_t trig = atomic_load(&e->t_trigger), now = h_now_ns(), zero = 0;
+    if (trig != 0 && now >= trig)
+        atomic_compare_exchange_strong(&e->t_first_handout, &zero, now);
+}
+
 static void count_error(h_writer *w, int b, h_errkind k)
 {
     w->b[b].err[k]++;
@@ -239,6 +252,7 @@ static void *writer_main(void *arg)
             continue;
         }
         int port = c->tcp.port;
+        note_handout(r, b, port);
         h_errkind kind;
         long long incr = 0;
         w_outcome out = write_once(c, cnt_key, log_key, w->seq, &kind, &incr);
