@@ -94,7 +94,16 @@ T0=$EPOCHREALTIME
 
 us() { local t="${1:-$EPOCHREALTIME}"; echo $((${t%.*} * 1000000 + 10#${t#*.})); }
 log() { printf '[%7.2fs] %s\n' "$(($(us) - $(us "$T0")))e-6" "$*"; }
-skip() { echo "SKIP: network namespaces unavailable: $*"; exit 77; }
+# `ip netns add` turns /run/netns into a mount point and leaves it so even
+# when it then fails (e.g. in a chroot): undo that on a skip if it was us.
+RUN_NETNS_WAS_MOUNT=0
+mountpoint -q /run/netns 2>/dev/null && RUN_NETNS_WAS_MOUNT=1
+SKIPPED=0
+skip() {
+    echo "SKIP: network namespaces unavailable: $*"
+    SKIPPED=1
+    exit 77
+}
 die() { echo "netns-partition: setup error: $*" >&2; exit 2; }
 check() { # check <condition-status> <text>
     if [ "$1" -eq 0 ]; then
@@ -154,6 +163,10 @@ cleanup() {
         wait "$WATCHDOG" 2>/dev/null
     fi
     local left
+    if [ "$SKIPPED" = 1 ] && [ "$RUN_NETNS_WAS_MOUNT" = 0 ] &&
+        mountpoint -q /run/netns 2>/dev/null && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+        umount /run/netns 2>/dev/null || umount -l /run/netns 2>/dev/null || true
+    fi
     left="$(ip netns list 2>/dev/null | awk '{print $1}' | grep -c "^$P-")"
     [ "$left" -eq 0 ] || echo "netns-partition: WARNING: $left namespaces $P-* left" >&2
     if [ -n "$WORK" ] && [ -d "$WORK" ]; then
