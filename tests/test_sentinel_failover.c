@@ -19,7 +19,7 @@
 #include "sentinel_pool.h"
 #include "sentinel_util.h"
 
-#define SWITCH_WAIT_MS 20000
+#define SWITCH_WAIT_MS 65000 /* a sentinel in TILT (timer delayed > 2 s on a loaded machine) waits 30 s */
 
 #define MAX_THREADS 8
 

@@ -20,7 +20,7 @@
 #include "sentinel_pool.h"
 #include "sentinel_util.h"
 
-#define SWITCH_WAIT_MS 30000
+#define SWITCH_WAIT_MS 65000 /* a sentinel in TILT (timer delayed > 2 s on a loaded machine) waits 30 s */
 
 typedef struct fixture {
     fx_topology topo;
