@@ -3,7 +3,7 @@
  *   bench [--quick] [--reps N] [--seconds S] [--json FILE]
  *
  * Starts its own redis-server on a free loopback port (no Sentinel: the pool
- * is given master_addr; the hot path is the same). See bench/README-performance.md. */
+ * is given master_addr; the hot path is the same). See the Performance section of README.md. */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <signal.h>
