@@ -190,3 +190,8 @@ const char *spool_addr_format(const char *host, int port, char *buf, size_t bufl
         snprintf(buf, buflen, "%s:%d", host, port);
     return buf;
 }
+
+int spool_addr_equal(const spool_addr *a, const spool_addr *b)
+{
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
+}

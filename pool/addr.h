@@ -27,6 +27,9 @@ int spool_host_copy(const char *s, size_t len, char out[SPOOL_HOST_MAX]);
  * entries are an error. Returns 0, POOL_EINVAL or POOL_ENOMEM. */
 int spool_addr_list_parse(const char *s, spool_addr **out, size_t *count);
 
+/* Same host (byte for byte) and port. */
+int spool_addr_equal(const spool_addr *a, const spool_addr *b);
+
 /* Format host:port, bracketing IPv6 literals, into buf; returns buf. */
 const char *spool_addr_format(const char *host, int port, char *buf, size_t buflen);
 

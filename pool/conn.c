@@ -131,22 +131,13 @@ static int role_from_reply(pool_t *p, redisContext *c, const redisReply *r, int6
         return POOL_EAUTH;
     if (!starts_with(r->str, r->len, "NOPERM"))
         return POOL_EPROTO;
-    pthread_mutex_lock(&p->mu);
-    int first = !p->role_denied;
-    p->role_denied = 1;
-    pthread_mutex_unlock(&p->mu);
-    if (first)
+    if (atomic_exchange(&p->role_denied, 1) == 0)
         spool_log(p, POOL_LOG_WARN, "ROLE denied by ACL, validating with INFO replication");
     return role_from_info(p, c, deadline_ns, out);
 }
 
-static int role_denied(pool_t *p)
-{
-    pthread_mutex_lock(&p->mu);
-    int denied = p->role_denied;
-    pthread_mutex_unlock(&p->mu);
-    return denied;
-}
+/* Read on every validation (ALWAYS runs it per checkout): no pool lock. */
+static int role_denied(pool_t *p) { return atomic_load_explicit(&p->role_denied, memory_order_relaxed); }
 
 int spool_conn_role(pool_t *p, redisContext *c, int64_t deadline_ns, spool_role *out)
 {

@@ -492,18 +492,27 @@ static void backoff_sleep(pool_t *p, uint64_t gen, int64_t until)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* The writer in force, copied under the mutex. 1 when one is known. */
+static int writer_snapshot(pool_t *p, char host[SPOOL_HOST_MAX], int *port, uint64_t *gen)
+{
+    pthread_mutex_lock(&p->mu);
+    int known = p->writer_known;
+    *port = p->writer_port;
+    *gen = atomic_load(&p->generation);
+    memcpy(host, p->writer_host, SPOOL_HOST_MAX);
+    pthread_mutex_unlock(&p->mu);
+    return known;
+}
+
 /* The slow path: open a new connection if a slot is free and the writer is
  * known, else sleep. 0 with *got BUSY, 1 to rescan, or a final error. */
 static int open_or_wait(pool_t *p, int64_t deadline, spool_slot **got, int *last_err,
                         int *backoff_ms)
 {
     char host[SPOOL_HOST_MAX];
-    pthread_mutex_lock(&p->mu);
-    int known = p->writer_known, port = p->writer_port;
-    uint64_t gen = atomic_load(&p->generation);
-    memcpy(host, p->writer_host, sizeof(host));
-    pthread_mutex_unlock(&p->mu);
-
+    int port;
+    uint64_t gen;
+    int known = writer_snapshot(p, host, &port, &gen);
     spool_slot *s = known ? claim_empty(p) : NULL;
     if (s != NULL) {
         int rc = open_in_slot(p, s, host, port, gen, deadline);
@@ -585,12 +594,12 @@ int pool_get_writer(pool_t *p, redisContext **out)
 
 /* ---- Return ---------------------------------------------------------------- */
 
-static spool_slot *slot_of(pool_t *p, redisContext *c)
+spool_slot *spool_slot_of(spool_slot *slots, int n, const redisContext *c)
 {
-    if (c->reader == NULL)
+    if (n == 0 || c->reader == NULL)
         return NULL;
-    uintptr_t x = (uintptr_t)c->reader->privdata, base = (uintptr_t)p->slots;
-    if (x < base || x >= base + (uintptr_t)p->nslots * sizeof(spool_slot) ||
+    uintptr_t x = (uintptr_t)c->reader->privdata, base = (uintptr_t)slots;
+    if (x < base || x >= base + (uintptr_t)n * sizeof(spool_slot) ||
         (x - base) % sizeof(spool_slot) != 0)
         return NULL;
     spool_slot *s = (spool_slot *)x;
@@ -663,8 +672,8 @@ void pool_put(pool_t *p, redisContext *c)
 {
     if (p == NULL || c == NULL)
         return;
-    spool_slot *s = slot_of(p, c);
-    if (s == NULL && (s = spool_reader_slot_of(p, c)) != NULL) {
+    spool_slot *s = spool_slot_of(p->slots, p->nslots, c);
+    if (s == NULL && (s = spool_slot_of(p->rslots, p->nrslots, c)) != NULL) {
         spool_reader_put(p, s);
         return;
     }
@@ -751,12 +760,9 @@ static void top_up(pool_t *p)
 {
     while (!atomic_load(&p->shutdown) && open_count(p->slots, p->nslots) < p->cfg.min_idle) {
         char host[SPOOL_HOST_MAX];
-        pthread_mutex_lock(&p->mu);
-        int known = p->writer_known, port = p->writer_port;
-        uint64_t gen = atomic_load(&p->generation);
-        memcpy(host, p->writer_host, sizeof(host));
-        pthread_mutex_unlock(&p->mu);
-        spool_slot *s = known ? claim_empty(p) : NULL;
+        int port;
+        uint64_t gen;
+        spool_slot *s = writer_snapshot(p, host, &port, &gen) ? claim_empty(p) : NULL;
         if (s == NULL)
             return;
         if (open_in_slot(p, s, host, port, gen, spool_deadline_ms(p->cfg.connect_timeout_ms)) != 0)

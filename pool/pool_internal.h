@@ -104,7 +104,7 @@ struct pool {
     char writer_host[SPOOL_HOST_MAX];
     int writer_port;
     int writer_known; /* 0 while fenced or never resolved */
-    int role_denied;  /* ACL forbids ROLE: use INFO replication */
+    _Atomic int role_denied; /* ACL forbids ROLE: use INFO replication (set once) */
 
     spool_counters stats;
     spool_watcher *watcher; /* NULL with a static master_addr */
@@ -142,8 +142,9 @@ struct timespec spool_abs_timespec(int64_t ns);
 /* readers.c: the replica side. */
 int spool_readers_init(pool_t *p);
 void spool_readers_free(pool_t *p);
-/* The slot of c if it is a borrowed reader connection, else NULL. */
-spool_slot *spool_reader_slot_of(pool_t *p, redisContext *c);
+/* The slot of slots[0..n) that lent c (from the reader's privdata, range
+ * checked before any dereference), else NULL. */
+spool_slot *spool_slot_of(spool_slot *slots, int n, const redisContext *c);
 void spool_reader_put(pool_t *p, spool_slot *s);
 void spool_readers_stats(pool_t *p, pool_stats_t *out);
 

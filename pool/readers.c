@@ -39,16 +39,12 @@ void spool_readers_free(pool_t *p)
     p->raddr = NULL;
 }
 
-static int same_addr(const spool_addr *a, const spool_addr *b)
-{
-    return a->port == b->port && strcmp(a->host, b->host) == 0;
-}
 
 /* Under mu. */
 static int replica_index(const pool_t *p, const spool_addr *a)
 {
     for (int i = 0; i < p->nreplicas; i++)
-        if (same_addr(&p->replicas[i].addr, a))
+        if (spool_addr_equal(&p->replicas[i].addr, a))
             return i;
     return -1;
 }
@@ -56,7 +52,7 @@ static int replica_index(const pool_t *p, const spool_addr *a)
 static int was_tried(const spool_addr *tried, int ntried, const spool_addr *a)
 {
     for (int i = 0; i < ntried; i++)
-        if (same_addr(&tried[i], a))
+        if (spool_addr_equal(&tried[i], a))
             return 1;
     return 0;
 }
@@ -146,7 +142,7 @@ static int borrow_from(pool_t *p, const spool_addr *target, uint64_t rgen, int64
     for (int j = 0; j < p->nrslots; j++) {
         spool_slot *s = &p->rslots[j];
         if (atomic_load_explicit(&s->state, memory_order_relaxed) != SLOT_IDLE ||
-            !same_addr(&p->raddr[j], target) || !spool_try_claim(s, SLOT_IDLE, SLOT_BUSY))
+            !spool_addr_equal(&p->raddr[j], target) || !spool_try_claim(s, SLOT_IDLE, SLOT_BUSY))
             continue;
         if (ready_for_reader(p, s, deadline) != 0)
             continue;
@@ -238,20 +234,6 @@ int pool_get_reader(pool_t *p, redisContext **out)
     return POOL_ENOREPLICA;
 }
 
-spool_slot *spool_reader_slot_of(pool_t *p, redisContext *c)
-{
-    if (p->nrslots == 0 || c->reader == NULL)
-        return NULL;
-    uintptr_t x = (uintptr_t)c->reader->privdata, base = (uintptr_t)p->rslots;
-    if (x < base || x >= base + (uintptr_t)p->nrslots * sizeof(spool_slot) ||
-        (x - base) % sizeof(spool_slot) != 0)
-        return NULL;
-    spool_slot *s = (spool_slot *)x;
-    if (s->ctx != c || atomic_load_explicit(&s->state, memory_order_relaxed) != SLOT_BUSY)
-        return NULL;
-    return s;
-}
-
 void spool_reader_put(pool_t *p, spool_slot *s)
 {
     spool_addr addr = p->raddr[s->index];
@@ -287,7 +269,7 @@ void spool_reader_put(pool_t *p, spool_slot *s)
 static int in_list(const spool_replica_info *list, size_t n, const spool_addr *a)
 {
     for (size_t i = 0; i < n; i++)
-        if (same_addr(&list[i].addr, a))
+        if (spool_addr_equal(&list[i].addr, a))
             return 1;
     return 0;
 }

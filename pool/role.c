@@ -8,7 +8,7 @@
 
 #include "sentinel_pool.h"
 
-static int is_str(const redisReply *e)
+int spool_reply_is_str(const redisReply *e)
 {
     return e != NULL && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) &&
            (e->str != NULL || e->len == 0);
@@ -22,7 +22,7 @@ static int str_is(const char *s, size_t len, const char *lit)
 
 static int reply_is(const redisReply *e, const char *lit)
 {
-    return is_str(e) && str_is(e->str, e->len, lit);
+    return spool_reply_is_str(e) && str_is(e->str, e->len, lit);
 }
 
 /* Decimal long long with an optional '-', bounds checked digit by digit. */
@@ -56,7 +56,7 @@ static int reply_port(const redisReply *e)
         return -1;
     if (e->type == REDIS_REPLY_INTEGER)
         return e->integer >= 1 && e->integer <= 65535 ? (int)e->integer : -1;
-    if (is_str(e))
+    if (spool_reply_is_str(e))
         return spool_port_parse(e->str, e->len);
     return -1;
 }
@@ -69,7 +69,7 @@ int spool_reply_ll(const redisReply *e, long long *out)
         *out = e->integer;
         return 0;
     }
-    if (is_str(e))
+    if (spool_reply_is_str(e))
         return spool_ll_parse(e->str, e->len, out);
     return -1;
 }
@@ -102,7 +102,7 @@ static int parse_master(const redisReply *r, spool_role *o)
         char host[SPOOL_HOST_MAX];
         long long off;
         if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements != 3 || e->element == NULL ||
-            !is_str(e->element[0]) || spool_host_copy(e->element[0]->str, e->element[0]->len, host) != 0 ||
+            !spool_reply_is_str(e->element[0]) || spool_host_copy(e->element[0]->str, e->element[0]->len, host) != 0 ||
             reply_port(e->element[1]) < 1 || spool_reply_ll(e->element[2], &off) != 0 || off < 0)
             return POOL_EPROTO;
         if (o->nlisted < SPOOL_ROLE_MAX_REPLICAS) {
@@ -124,12 +124,12 @@ static int parse_replica(const redisReply *r, spool_role *o)
     if (r->elements != 5)
         return POOL_EPROTO;
     const redisReply *host = r->element[1], *state = r->element[3], *off = r->element[4];
-    if (!is_str(host) || spool_host_copy(host->str, host->len, o->master_host) != 0)
+    if (!spool_reply_is_str(host) || spool_host_copy(host->str, host->len, o->master_host) != 0)
         return POOL_EPROTO;
     o->master_port = reply_port(r->element[2]);
     if (o->master_port < 1)
         return POOL_EPROTO;
-    if (!is_str(state) || copy_state(state->str, state->len, o->link_state, sizeof o->link_state) != 0)
+    if (!spool_reply_is_str(state) || copy_state(state->str, state->len, o->link_state, sizeof o->link_state) != 0)
         return POOL_EPROTO;
     /* -1 until the replica has synced once. */
     if (off == NULL || off->type != REDIS_REPLY_INTEGER || off->integer < -1)
@@ -149,7 +149,7 @@ static int parse_sentinel(const redisReply *r, spool_role *o)
         (names->elements > 0 && names->element == NULL))
         return POOL_EPROTO;
     for (size_t i = 0; i < names->elements; i++)
-        if (!is_str(names->element[i]))
+        if (!spool_reply_is_str(names->element[i]))
             return POOL_EPROTO;
     o->kind = SPOOL_ROLE_SENTINEL;
     return 0;

@@ -12,11 +12,6 @@
 
 /* ---- Small helpers ----------------------------------------------------------- */
 
-static int is_str(const redisReply *e)
-{
-    return e != NULL && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) &&
-           (e->str != NULL || e->len == 0);
-}
 
 static int mem_is(const char *s, size_t len, const char *lit)
 {
@@ -26,7 +21,7 @@ static int mem_is(const char *s, size_t len, const char *lit)
 
 static int reply_is(const redisReply *e, const char *lit)
 {
-    return is_str(e) && mem_is(e->str, e->len, lit);
+    return spool_reply_is_str(e) && mem_is(e->str, e->len, lit);
 }
 
 static int has_elements(const redisReply *r)
@@ -195,7 +190,7 @@ int sp_parse_master_addr_reply(const redisReply *r, spool_addr *out)
         return POOL_EPROTO;
     const redisReply *host = r->element[0];
     spool_addr a;
-    if (!is_str(host) || spool_host_copy(host->str, host->len, a.host) != 0)
+    if (!spool_reply_is_str(host) || spool_host_copy(host->str, host->len, a.host) != 0)
         return POOL_EPROTO;
     if ((a.port = reply_port(r->element[1], 1)) < 1)
         return POOL_EPROTO;
@@ -283,20 +278,20 @@ static int instance_field(unsigned key, const redisReply *v, sp_instance *o)
     long long n;
     switch (key) {
     case K_NAME:
-        return is_str(v) ? copy_name(v->str, v->len, o->name) : -1;
+        return spool_reply_is_str(v) ? copy_name(v->str, v->len, o->name) : -1;
     case K_IP:
-        return is_str(v) ? spool_host_copy(v->str, v->len, o->addr.host) : -1;
+        return spool_reply_is_str(v) ? spool_host_copy(v->str, v->len, o->addr.host) : -1;
     case K_PORT:
         return (o->addr.port = reply_port(v, 1)) >= 1 ? 0 : -1;
     case K_RUNID:
-        if (!is_str(v) || v->len >= sizeof o->runid || !printable(v->str, v->len, 0))
+        if (!spool_reply_is_str(v) || v->len >= sizeof o->runid || !printable(v->str, v->len, 0))
             return -1;
         if (v->len > 0)
             memcpy(o->runid, v->str, v->len);
         o->runid[v->len] = '\0';
         return 0;
     case K_FLAGS:
-        return is_str(v) && sp_parse_flags(v->str, v->len, &o->flags) == 0 ? 0 : -1;
+        return spool_reply_is_str(v) && sp_parse_flags(v->str, v->len, &o->flags) == 0 ? 0 : -1;
     case K_LINK:
         if (reply_is(v, "ok"))
             o->master_link_ok = 1;
@@ -313,7 +308,7 @@ static int instance_field(unsigned key, const redisReply *v, sp_instance *o)
         return 0;
     case K_MHOST:
         /* "?" while the replica has not reported its master yet. */
-        return is_str(v) ? spool_host_copy(v->str, v->len, o->master_host) : -1;
+        return spool_reply_is_str(v) ? spool_host_copy(v->str, v->len, o->master_host) : -1;
     case K_MPORT:
         /* 0 while unknown, like master-host "?". */
         return (o->master_port = reply_port(v, 0)) >= 0 ? 0 : -1;
@@ -338,7 +333,7 @@ static int parse_instance(const redisReply *e, sp_instance *o)
     unsigned seen = 0;
     for (size_t i = 0; i < e->elements; i += 2) {
         const redisReply *k = e->element[i], *v = e->element[i + 1];
-        if (!is_str(k) || v == NULL)
+        if (!spool_reply_is_str(k) || v == NULL)
             return -1;
         unsigned key = 0;
         for (size_t j = 0; j < sizeof instance_keys / sizeof instance_keys[0]; j++)
@@ -398,7 +393,7 @@ int sp_parse_pubsub_message(const redisReply *r, const char **channel, size_t *c
         msg = r->element[2];
         rc = 0;
     } else if (reply_is(kind, "pmessage") && r->elements == 4) {
-        if (!is_str(r->element[1]))
+        if (!spool_reply_is_str(r->element[1]))
             return POOL_EPROTO;
         ch = r->element[2];
         msg = r->element[3];
@@ -408,20 +403,20 @@ int sp_parse_pubsub_message(const redisReply *r, const char **channel, size_t *c
                r->elements == 3) {
         /* The channel is nil in an UNSUBSCRIBE reply when none was left. */
         const redisReply *c = r->element[1], *n = r->element[2];
-        if ((!is_str(c) && (c == NULL || c->type != REDIS_REPLY_NIL)) || n == NULL ||
+        if ((!spool_reply_is_str(c) && (c == NULL || c->type != REDIS_REPLY_NIL)) || n == NULL ||
             n->type != REDIS_REPLY_INTEGER || n->integer < 0)
             return POOL_EPROTO;
-        ch = is_str(c) ? c : NULL;
+        ch = spool_reply_is_str(c) ? c : NULL;
         rc = 1;
     } else if (reply_is(kind, "pong") && r->elements == 2) {
         /* A PING in subscribed mode answers ["pong", arg] in RESP2. */
-        if (!is_str(r->element[1]))
+        if (!spool_reply_is_str(r->element[1]))
             return POOL_EPROTO;
         rc = 1;
     } else {
         return POOL_EPROTO;
     }
-    if (rc == 0 && (!is_str(ch) || !is_str(msg)))
+    if (rc == 0 && (!spool_reply_is_str(ch) || !spool_reply_is_str(msg)))
         return POOL_EPROTO;
     *channel = ch != NULL ? ch->str : NULL;
     *chlen = ch != NULL ? ch->len : 0;

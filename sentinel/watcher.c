@@ -37,10 +37,6 @@ typedef enum { FROM_SENTINEL_ANSWER = 0, FROM_PROMOTION_EVENT = 1 } name_source;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static int same_addr(const spool_addr *a, const spool_addr *b)
-{
-    return a->port == b->port && strcmp(a->host, b->host) == 0;
-}
 
 /* ---- The verdict: switch, fence, or wait --------------------------------- */
 
@@ -48,7 +44,7 @@ static int same_addr(const spool_addr *a, const spool_addr *b)
  * moved to says it is no longer master (a failover that was reversed). */
 static int would_go_back(spool_watcher *w, const spool_addr *node)
 {
-    if (!w->have_adopted || spool_now_ns() >= w->left_until || !same_addr(node, &w->left))
+    if (!w->have_adopted || spool_now_ns() >= w->left_until || !spool_addr_equal(node, &w->left))
         return 0;
     spool_role role;
     if (sp_node_role(w, &w->adopted, spool_deadline_ms(w->timeout_ms), &role) != 0)
@@ -61,14 +57,14 @@ static int would_go_back(spool_watcher *w, const spool_addr *node)
  * master. Either way the writer in force (or the fence) is right. */
 static int stale_answer(spool_watcher *w, const spool_addr *node, int is_current)
 {
-    if (w->have_candidate && w->have_failing && same_addr(node, &w->failing) &&
-        !same_addr(node, &w->candidate)) {
+    if (w->have_candidate && w->have_failing && spool_addr_equal(node, &w->failing) &&
+        !spool_addr_equal(node, &w->candidate)) {
         spool_log(w->pool, POOL_LOG_DEBUG,
                   "%s:%d is named master by a sentinel, but a promotion away from it is "
                   "pending", node->host, node->port);
         return 1;
     }
-    if (!is_current && w->have_adopted && !same_addr(node, &w->adopted) &&
+    if (!is_current && w->have_adopted && !spool_addr_equal(node, &w->adopted) &&
         would_go_back(w, node)) {
         spool_log(w->pool, POOL_LOG_DEBUG,
                   "%s:%d is named master by a sentinel, but we left it for a promoted node "
@@ -84,7 +80,7 @@ static int stale_answer(spool_watcher *w, const spool_addr *node, int is_current
 static void report_not_master(spool_watcher *w, const spool_addr *node, const spool_role *role,
                               const char *why)
 {
-    if (same_addr(node, &w->last_invalid))
+    if (spool_addr_equal(node, &w->last_invalid))
         return;
     w->last_invalid = *node;
     spool_emit(w->pool, POOL_EVENT_VALIDATION_FAILED, node->host, node->port, NULL, 0,
@@ -101,7 +97,7 @@ static int adopt_if_master(spool_watcher *w, const spool_addr *node, const char 
     spool_addr cur;
     int is_current = pool_current_master(w->pool, cur.host, sizeof(cur.host), &cur.port, NULL) ==
                          0 &&
-                     same_addr(&cur, node);
+                     spool_addr_equal(&cur, node);
     if (src == FROM_SENTINEL_ANSWER && stale_answer(w, node, is_current))
         return 0;
     spool_role role;
@@ -116,7 +112,7 @@ static int adopt_if_master(spool_watcher *w, const spool_addr *node, const char 
         report_not_master(w, node, &role, why);
         return POOL_ENOTMASTER;
     }
-    if (w->have_adopted && !same_addr(node, &w->adopted)) {
+    if (w->have_adopted && !spool_addr_equal(node, &w->adopted)) {
         w->left = w->adopted;
         w->left_until = spool_now_ns() + (int64_t)LEFT_HOLD_MS * 1000000;
     }
@@ -141,10 +137,10 @@ static void update_readers(spool_watcher *w)
     size_t n = 0;
     for (size_t i = 0; i < w->nreplicas && n < SPOOL_MAX_REPLICAS; i++) {
         const spool_addr *a = &w->replicas[i].addr;
-        if (same_addr(a, &w->adopted))
+        if (spool_addr_equal(a, &w->adopted))
             continue; /* the promoted node, still listed as a replica somewhere */
         for (int k = 0; k < m->nlisted; k++) {
-            if (!same_addr(a, &m->listed[k].addr))
+            if (!spool_addr_equal(a, &m->listed[k].addr))
                 continue;
             fit[n].addr = *a;
             fit[n].lag = m->offset >= m->listed[k].offset ? m->offset - m->listed[k].offset : 0;
@@ -163,7 +159,7 @@ static int resolve_and_adopt(spool_watcher *w)
     if (rc != 0)
         return rc;
     rc = adopt_if_master(w, &a, "sentinel get-master-addr-by-name", FROM_SENTINEL_ANSWER);
-    if (rc == 0 && w->have_adopted && same_addr(&a, &w->adopted))
+    if (rc == 0 && w->have_adopted && spool_addr_equal(&a, &w->adopted))
         update_readers(w);
     return rc;
 }
@@ -246,13 +242,13 @@ static void set_candidate(spool_watcher *w, const spool_addr *node, const spool_
     w->candidate.port = node->port;
     w->have_candidate = 1;
     w->candidate_until = spool_now_ns() + (int64_t)CANDIDATE_MS * 1000000;
-    if (failing == NULL || same_addr(failing, node))
+    if (failing == NULL || spool_addr_equal(failing, node))
         return;
     w->failing = *failing;
     w->have_failing = 1;
     spool_addr cur;
     if (pool_current_master(w->pool, cur.host, sizeof(cur.host), &cur.port, NULL) == 0 &&
-        same_addr(&cur, failing)) {
+        spool_addr_equal(&cur, failing)) {
         char why[SPOOL_HOST_MAX + 48];
         snprintf(why, sizeof(why), "a sentinel is promoting %s:%d in its place", node->host,
                  node->port);
