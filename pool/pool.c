@@ -203,11 +203,14 @@ static spool_slot *claim_empty(pool_t *p)
  * the context. CUTTING keeps pool_put() from freeing it meanwhile. */
 static void cut_borrowed(spool_slot *s, uint64_t gen)
 {
+    /* Claim first, then read: generation and ctx belong to whoever holds the
+     * slot, and are only ours to read once the CAS (acquire, pairing with
+     * hand_out()'s release) has made us the holder of this borrow. */
     int expected = SLOT_BUSY;
-    if (s->generation == gen ||
-        !atomic_compare_exchange_strong(&s->state, &expected, SLOT_CUTTING))
+    if (!atomic_compare_exchange_strong(&s->state, &expected, SLOT_CUTTING))
         return;
-    shutdown(s->ctx->fd, SHUT_RDWR);
+    if (s->generation != gen)
+        shutdown(s->ctx->fd, SHUT_RDWR);
     atomic_store(&s->state, SLOT_BUSY);
 }
 

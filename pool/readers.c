@@ -141,9 +141,13 @@ static int borrow_from(pool_t *p, const spool_addr *target, uint64_t rgen, int64
 {
     for (int j = 0; j < p->nrslots; j++) {
         spool_slot *s = &p->rslots[j];
-        if (atomic_load_explicit(&s->state, memory_order_relaxed) != SLOT_IDLE ||
-            !spool_addr_equal(&p->raddr[j], target) || !spool_try_claim(s, SLOT_IDLE, SLOT_BUSY))
+        /* Claim before reading raddr: the holder of a slot may rewrite it. */
+        if (!spool_try_claim(s, SLOT_IDLE, SLOT_BUSY))
             continue;
+        if (!spool_addr_equal(&p->raddr[j], target)) {
+            spool_slot_release(p, s, SLOT_IDLE);
+            continue;
+        }
         if (ready_for_reader(p, s, deadline) != 0)
             continue;
         s->generation = rgen;
