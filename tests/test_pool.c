@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -805,6 +806,78 @@ static void test_generation_switch(void **state)
     pool_destroy(p);
 }
 
+/* Writer changes racing with checkouts: the sweep claims borrowed slots to
+ * cut them while workers take and return them. Under TSan this is the test
+ * that sees a slot field read without owning the slot. */
+typedef struct {
+    pool_t *pool;
+    atomic_int *stop;
+    long got, errors, bad_port;
+} churner_t;
+
+static void *churner(void *arg)
+{
+    churner_t *ch = arg;
+    while (!atomic_load(ch->stop)) {
+        redisContext *c = NULL;
+        int rc = pool_get_writer(ch->pool, &c);
+        if (rc != 0) {
+            ch->errors++;
+            continue;
+        }
+        ch->got++;
+        int port = c->tcp.port; /* no round trip: the socket may be cut */
+        if (port != master.port && port != other.port)
+            ch->bad_port++;
+        redisReply *r = redisCommand(c, "PING");
+        if (r != NULL)
+            freeReplyObject(r);
+        pool_put(ch->pool, c);
+    }
+    return NULL;
+}
+
+/* A cut socket answers the caller's next write with EPIPE: SIGPIPE must not
+ * end the test (the header's SIGPIPE notes). */
+static void no_sigpipe(pool_options_t *o) { o->ignore_sigpipe = 1; }
+
+static void test_generation_churn(void **state)
+{
+    (void)state;
+    pool_t *p = make_pool(&master, no_sigpipe);
+    enum { NTHREADS = 4, FLIPS = 60 };
+    atomic_int stop = 0;
+    churner_t ch[NTHREADS];
+    pthread_t th[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        ch[i] = (churner_t){.pool = p, .stop = &stop};
+        assert_int_equal(pthread_create(&th[i], NULL, churner, &ch[i]), 0);
+    }
+    for (int i = 0; i < FLIPS; i++) {
+        sleep_ms(5);
+        spool_writer_set(p, "127.0.0.1", (i % 2 == 0) ? other.port : master.port, "churn");
+    }
+    atomic_store(&stop, 1);
+    long got = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        pthread_join(th[i], NULL);
+        got += ch[i].got;
+        assert_int_equal(ch[i].bad_port, 0);
+    }
+    pool_stats_t st = stats(p);
+    assert_true(got > FLIPS);
+    assert_int_equal(st.generation, 1 + FLIPS);
+    assert_true(st.evicted_stale > 0);
+    assert_int_equal(st.in_use, 0);
+    assert_int_equal(st.created - st.closed, st.idle);
+    /* The last writer set is master (FLIPS is even): checkouts go there. */
+    redisContext *c = NULL;
+    assert_rc(0, pool_get_writer(p, &c));
+    assert_int_equal(port_of(c), master.port);
+    pool_put(p, c);
+    pool_destroy(p);
+}
+
 typedef struct {
     pool_t *pool;
     int rc, port;
@@ -876,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_reply_limits),
         cmocka_unit_test(test_sigpipe),
         cmocka_unit_test(test_generation_switch),
+        cmocka_unit_test(test_generation_churn),
         cmocka_unit_test(test_fenced_waiter_gets_new_writer),
         cmocka_unit_test(test_fenced_times_out_no_master),
     };
