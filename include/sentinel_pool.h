@@ -32,7 +32,10 @@
  * For the caller's writes on a borrowed connection, either ignore SIGPIPE in
  * the application (signal(SIGPIPE, SIG_IGN), as most servers do), or set
  * pool_options_t.ignore_sigpipe = 1 so pool_create() does it for you when the
- * disposition is still the default.
+ * disposition is still the default. This matters at every failover, not only
+ * when a server dies: the cut above makes the holder's next write fail with
+ * EPIPE. pool_create() logs a warning when SIGPIPE is still fatal and
+ * ignore_sigpipe is 0.
  */
 #ifndef SENTINEL_POOL_H
 #define SENTINEL_POOL_H

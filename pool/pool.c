@@ -855,17 +855,33 @@ fail_mutex:
     return POOL_ETHREAD;
 }
 
-static void maybe_ignore_sigpipe(void)
+/* SIGPIPE still at its default, which ends the process? */
+static int sigpipe_is_default(void)
 {
     struct sigaction old;
-    if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
-        old.sa_handler == SIG_DFL) {
-        struct sigaction ign;
-        memset(&ign, 0, sizeof(ign));
-        ign.sa_handler = SIG_IGN;
-        sigemptyset(&ign.sa_mask);
-        sigaction(SIGPIPE, &ign, NULL);
+    return sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+           old.sa_handler == SIG_DFL;
+}
+
+/* With ignore_sigpipe, make it SIG_IGN; without, say why that matters: a
+ * writer change shuts down borrowed sockets, so the holder's next write
+ * raises SIGPIPE at every failover, not just when a server goes away. */
+static void check_sigpipe(pool_t *p)
+{
+    if (!sigpipe_is_default())
+        return;
+    if (!p->cfg.ignore_sigpipe) {
+        spool_log(p, POOL_LOG_WARN,
+                  "SIGPIPE has its default action (end the process): a write on a connection the "
+                  "pool cut at a writer change would raise it; ignore SIGPIPE or set "
+                  "ignore_sigpipe = 1");
+        return;
     }
+    struct sigaction ign;
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, NULL);
 }
 
 int pool_create(const pool_options_t *opts, pool_t **out)
@@ -916,8 +932,7 @@ int pool_create(const pool_options_t *opts, pool_t **out)
     }
     atomic_init(&p->refs, p->nslots + p->nrslots + 1);
     spool_conn_init_reply_fns(p);
-    if (p->cfg.ignore_sigpipe)
-        maybe_ignore_sigpipe();
+    check_sigpipe(p);
 
     if (p->cfg.master_addr != NULL) {
         spool_addr a;

@@ -708,18 +708,29 @@ static void test_reply_limits(void **state)
 
 /* In a child: write twice to a connection the server killed. Exit 0 if the
  * process survives. */
+static void note_sigpipe_warning(void *userdata, pool_log_level_t level, const char *msg)
+{
+    if (level == POOL_LOG_WARN && strstr(msg, "SIGPIPE") != NULL)
+        *(int *)userdata = 1;
+}
+
 static void sigpipe_child(int ignore)
 {
     signal(SIGPIPE, SIG_DFL);
     char addr[64];
     addr_of(&master, addr, sizeof(addr));
+    int warned = 0;
     pool_options_t o;
     pool_options_init(&o);
     o.master_addr = addr;
     o.ignore_sigpipe = ignore;
+    o.log_fn = note_sigpipe_warning;
+    o.log_userdata = &warned;
     pool_t *p = NULL;
     if (pool_create(&o, &p) != 0)
         _exit(3);
+    if (warned == ignore) /* the warning comes exactly when SIGPIPE stays fatal */
+        _exit(7);
     redisContext *c = NULL;
     if (pool_get_writer(p, &c) != 0)
         _exit(4);
