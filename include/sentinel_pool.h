@@ -12,7 +12,10 @@
  *    except to pool_put() connections it still holds (see pool_destroy()).
  *  - Callbacks (log, event) run on library threads (a worker in a pool_* call
  *    or the pool's background thread), never while a library lock is held.
- *    pool_destroy() waits for running callbacks to return.
+ *    pool_destroy() waits for the background threads' callbacks to return;
+ *    a pool_put() of a connection still borrowed, or a pool_get_*() call
+ *    still blocked, may call them after pool_destroy() returned: keep the
+ *    callbacks' userdata alive until those have returned.
  *  - The library keeps no global mutable state: everything hangs off the pool.
  *
  * ERRORS: every fallible call returns 0 or a negative POOL_E* code;
@@ -252,10 +255,12 @@ POOL_EXPORT void pool_options_init(pool_options_t *opts);
 POOL_EXPORT int pool_create(const pool_options_t *opts, pool_t **out);
 
 /* Destroy the pool: stops the background thread, wakes every thread blocked
- * in pool_get_writer() with POOL_ESHUTDOWN, closes idle connections. Borrowed
+ * in pool_get_writer() or pool_get_reader() with POOL_ESHUTDOWN, closes idle connections. Borrowed
  * connections stay valid until their holder calls pool_put(), which then
  * closes them; the pool's memory is released when the last one comes back.
- * Accepts NULL. Call once; no other call may start on the pool after it. */
+ * Threads blocked in pool_get_writer() or pool_get_reader() keep the pool's
+ * memory alive until they return. Accepts NULL. Call once; no other call may
+ * start on the pool after it. */
 POOL_EXPORT void pool_destroy(pool_t *pool);
 
 /* Borrow a connection to the current master. Blocks up to

@@ -136,13 +136,14 @@ void spool_reap_slot(pool_t *p, spool_slot *s)
         pool_unref(p);
 }
 
-static void wake(pool_t *p, int all)
+/* Broadcast, not signal: writer waiters, reader naps and connect backoffs
+ * share the condition variable, and a signal could wake one that cannot use
+ * what was released while a thread that could sleeps on. Only paid when
+ * someone waits. */
+static void wake(pool_t *p)
 {
     pthread_mutex_lock(&p->mu);
-    if (all)
-        pthread_cond_broadcast(&p->changed);
-    else
-        pthread_cond_signal(&p->changed);
+    pthread_cond_broadcast(&p->changed);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -159,7 +160,7 @@ static void after_release(pool_t *p, spool_slot *s)
         return;
     }
     if (atomic_load(&p->waiters) > 0)
-        wake(p, 0);
+        wake(p);
 }
 
 void spool_slot_release(pool_t *p, spool_slot *s, int state)
@@ -209,13 +210,14 @@ static void cut_borrowed(spool_slot *s, uint64_t gen)
     int expected = SLOT_BUSY;
     if (!atomic_compare_exchange_strong(&s->state, &expected, SLOT_CUTTING))
         return;
-    if (s->generation != gen)
+    if (s->generation < gen)
         shutdown(s->ctx->fd, SHUT_RDWR);
     atomic_store(&s->state, SLOT_BUSY);
 }
 
-/* Close idle connections opened under another generation than gen; cut
- * borrowed ones (they are closed when put back). */
+/* Close idle connections opened under a generation older than gen; cut
+ * borrowed ones (they are closed when put back). Older, not other: a sweep
+ * preempted after its change must leave a later writer's connections be. */
 static void sweep_stale(pool_t *p, uint64_t gen)
 {
     for (int i = 0; i < p->nslots; i++) {
@@ -226,7 +228,7 @@ static void sweep_stale(pool_t *p, uint64_t gen)
         }
         if (!spool_try_claim(s, SLOT_IDLE, SLOT_RESERVED))
             continue;
-        if (s->generation != gen) {
+        if (s->generation < gen) {
             spool_close_conn(p, s, &p->stats.evicted_stale);
             spool_slot_release(p, s, SLOT_EMPTY);
         } else {
@@ -366,6 +368,12 @@ static int ready_for_writer(pool_t *p, spool_slot *s, int64_t *deadline)
             spool_evict(p, s, &p->stats.evicted_stale);
             return POOL_ENOTMASTER;
         }
+    }
+    /* The writer may have changed during the round trip, and the sweep
+     * leaves slots still being checked alone: look again before lending. */
+    if (s->generation != atomic_load_explicit(&p->generation, memory_order_acquire)) {
+        spool_evict(p, s, &p->stats.evicted_stale);
+        return 1;
     }
     return 0;
 }
@@ -548,6 +556,13 @@ static int open_or_wait(pool_t *p, int64_t deadline, spool_slot **got, int *last
     return rc == 0 ? 1 : rc;
 }
 
+/* A thread about to sleep or connect holds a reference, so that
+ * pool_destroy() cannot free the pool under it. The hot path holds a slot
+ * instead (each counts as one) and pays no extra locked instruction. */
+void spool_pin(pool_t *p) { atomic_fetch_add(&p->refs, 1); }
+
+void spool_unpin(pool_t *p) { pool_unref(p); }
+
 int pool_get_writer(pool_t *p, redisContext **out)
 {
     if (out != NULL)
@@ -557,42 +572,52 @@ int pool_get_writer(pool_t *p, redisContext **out)
     if (atomic_load_explicit(&p->shutdown, memory_order_acquire))
         return POOL_ESHUTDOWN;
     int64_t deadline = 0;
-    int last_err = 0, backoff_ms = 10;
+    int last_err = 0, backoff_ms = 10, pinned = 0, rc;
+    spool_slot *s;
     for (;;) {
-        spool_slot *s = claim_idle(p);
+        s = claim_idle(p);
         if (s != NULL) {
-            int rc = ready_for_writer(p, s, &deadline);
-            if (rc == 0) {
-                hand_out(p, s);
-                *out = s->ctx;
-                return 0;
-            }
+            rc = ready_for_writer(p, s, &deadline);
+            if (rc == 0)
+                goto lend;
             if (rc < 0)
                 last_err = rc;
             if (deadline != 0 && spool_now_ns() >= deadline)
                 break;
             continue;
         }
-        if (atomic_load(&p->shutdown))
-            return POOL_ESHUTDOWN;
+        if (!pinned) {
+            spool_pin(p);
+            pinned = 1;
+        }
+        if (atomic_load(&p->shutdown)) {
+            rc = POOL_ESHUTDOWN;
+            goto done;
+        }
         if (deadline == 0)
             deadline = spool_deadline_ms(p->cfg.checkout_timeout_ms);
-        int rc = open_or_wait(p, deadline, &s, &last_err, &backoff_ms);
-        if (rc == 0) {
-            hand_out(p, s);
-            *out = s->ctx;
-            return 0;
-        }
+        rc = open_or_wait(p, deadline, &s, &last_err, &backoff_ms);
+        if (rc == 0)
+            goto lend;
         if (rc != 1) {
             if (rc != POOL_ESHUTDOWN && rc != POOL_EAUTH && rc != POOL_EINVAL)
                 spool_count(&p->stats.checkout_timeouts);
-            return rc;
+            goto done;
         }
         if (spool_now_ns() >= deadline)
             break;
     }
     spool_count(&p->stats.checkout_timeouts);
-    return last_err != 0 ? last_err : POOL_ETIMEDOUT;
+    rc = last_err != 0 ? last_err : POOL_ETIMEDOUT;
+    goto done;
+lend:
+    hand_out(p, s);
+    *out = s->ctx;
+    rc = 0;
+done:
+    if (pinned)
+        spool_unpin(p); /* may free the pool after a shutdown: touch nothing after */
+    return rc;
 }
 
 /* ---- Return ---------------------------------------------------------------- */
@@ -787,6 +812,12 @@ static void report_leaks(pool_t *p, spool_slot *slots, int n, const char *kind)
             continue;
         if (atomic_fetch_or(&s->flags, SLOT_F_LEAKED) & SLOT_F_LEAKED)
             continue;
+        /* Returned and lent again since we read since: that new borrow is
+         * not the long one; leave it unmarked for its own report. */
+        if (atomic_load_explicit(&s->borrowed_ns, memory_order_acquire) != since) {
+            atomic_fetch_and(&s->flags, ~SLOT_F_LEAKED);
+            continue;
+        }
         spool_count(&p->stats.leaks_reported);
         spool_emit(p, POOL_EVENT_CONNECTION_LEAK, NULL, 0, NULL, 0,
                    "%s connection #%d borrowed by thread %#lx for %lld ms (leak_threshold_ms %d)", kind, i,

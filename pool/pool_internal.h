@@ -51,6 +51,8 @@ typedef struct spool_slot {
     _Atomic int64_t borrowed_ns;       /* coarse clock at checkout, for leak detection */
     _Atomic unsigned long borrower;    /* pthread_self() of the borrower, for leak reports */
     redisReplyObjectFunctions *orig_fns; /* hiredis' own reply functions, wrapped */
+    _Atomic uint64_t addr_key;         /* readers: hash of raddr[index], a hint any thread
+                                          may read (raddr itself is the holder's) */
 } __attribute__((aligned(SPOOL_CACHELINE))) spool_slot;
 
 /* Options after validation, with owned copies of every string. */
@@ -136,6 +138,9 @@ void spool_slot_release(pool_t *p, spool_slot *s, int state);
 int spool_try_claim(spool_slot *s, int from, int to);
 void spool_evict(pool_t *p, spool_slot *s, _Atomic uint64_t *reason);
 void spool_mark_borrowed(pool_t *p, spool_slot *s);
+/* Hold the pool across a wait: pool_destroy() frees it at the last unpin. */
+void spool_pin(pool_t *p);
+void spool_unpin(pool_t *p);
 int spool_has_leftovers(const redisContext *c);
 struct timespec spool_abs_timespec(int64_t ns);
 

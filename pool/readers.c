@@ -134,18 +134,50 @@ static void nap(pool_t *p, int64_t until)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* FNV-1a of host and port, never 0 (0 marks a slot never aimed). */
+static uint64_t addr_key(const spool_addr *a)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *c = a->host; *c != '\0'; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    h = (h ^ (uint64_t)(unsigned)a->port) * 1099511628211ULL;
+    return h | 1;
+}
+
+/* Hand a reader slot we hold back as IDLE, unless the replica set changed
+ * since it was lent and its replica is no longer in it (a sweep in
+ * spool_readers_set() skips slots it cannot claim). */
+static void reader_release(pool_t *p, spool_slot *s)
+{
+    uint64_t gen = atomic_load(&p->reader_gen);
+    if (s->generation != gen) {
+        pthread_mutex_lock(&p->mu);
+        int member = replica_index(p, &p->raddr[s->index]) >= 0;
+        pthread_mutex_unlock(&p->mu);
+        if (!member) {
+            spool_evict(p, s, &p->stats.evicted_stale);
+            return;
+        }
+        s->generation = gen;
+    }
+    spool_slot_release(p, s, SLOT_IDLE);
+}
+
 /* Borrow a connection to target: an idle one, else a new one. 0, 1 to
  * retry, or an error for this replica. */
 static int borrow_from(pool_t *p, const spool_addr *target, uint64_t rgen, int64_t deadline,
                        redisContext **out)
 {
+    uint64_t key = addr_key(target);
     for (int j = 0; j < p->nrslots; j++) {
         spool_slot *s = &p->rslots[j];
-        /* Claim before reading raddr: the holder of a slot may rewrite it. */
-        if (!spool_try_claim(s, SLOT_IDLE, SLOT_BUSY))
+        /* raddr belongs to the slot's holder, who may re-aim it: pick by the
+         * key, then compare the address once the slot is ours. */
+        if (atomic_load_explicit(&s->addr_key, memory_order_relaxed) != key ||
+            !spool_try_claim(s, SLOT_IDLE, SLOT_BUSY))
             continue;
         if (!spool_addr_equal(&p->raddr[j], target)) {
-            spool_slot_release(p, s, SLOT_IDLE);
+            reader_release(p, s); /* a key collision, or re-aimed meanwhile */
             continue;
         }
         if (ready_for_reader(p, s, deadline) != 0)
@@ -160,6 +192,7 @@ static int borrow_from(pool_t *p, const spool_addr *target, uint64_t rgen, int64
         if (!spool_try_claim(s, SLOT_EMPTY, SLOT_RESERVED))
             continue;
         p->raddr[j] = *target;
+        atomic_store_explicit(&s->addr_key, key, memory_order_relaxed);
         spool_role role;
         redisContext *c = NULL;
         int64_t d = spool_deadline_ms(p->cfg.connect_timeout_ms);
@@ -189,6 +222,8 @@ static int borrow_from(pool_t *p, const spool_addr *target, uint64_t rgen, int64
     return atomic_load(&p->shutdown) ? POOL_ESHUTDOWN : 1;
 }
 
+static int get_reader(pool_t *p, redisContext **out);
+
 int pool_get_reader(pool_t *p, redisContext **out)
 {
     if (out != NULL)
@@ -197,6 +232,14 @@ int pool_get_reader(pool_t *p, redisContext **out)
         return POOL_EINVAL;
     if (atomic_load(&p->shutdown))
         return POOL_ESHUTDOWN;
+    spool_pin(p); /* it may nap: pool_destroy() must not free the pool meanwhile */
+    int rc = get_reader(p, out);
+    spool_unpin(p);
+    return rc;
+}
+
+static int get_reader(pool_t *p, redisContext **out)
+{
     int64_t deadline = spool_deadline_ms(p->cfg.checkout_timeout_ms);
     spool_addr tried[MAX_TRIED];
     int ntried = 0, last_err = 0;
@@ -255,19 +298,8 @@ void spool_reader_put(pool_t *p, spool_slot *s)
         spool_evict(p, s, &p->stats.evicted_broken);
         return;
     }
-    uint64_t gen = atomic_load(&p->reader_gen);
-    if (s->generation != gen) {
-        pthread_mutex_lock(&p->mu);
-        int member = replica_index(p, &addr) >= 0;
-        pthread_mutex_unlock(&p->mu);
-        if (!member) {
-            spool_evict(p, s, &p->stats.evicted_stale);
-            return;
-        }
-        s->generation = gen;
-    }
     atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
-    spool_slot_release(p, s, SLOT_IDLE);
+    reader_release(p, s);
 }
 
 static int in_list(const spool_replica_info *list, size_t n, const spool_addr *a)

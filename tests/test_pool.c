@@ -670,6 +670,31 @@ static void small_limits(pool_options_t *o)
     o->max_reply_bulk = 1000;
 }
 
+/* Waiters that hold nothing: the writer is unknown (fenced), so they sleep
+ * without a slot. pool_destroy() must not free the pool under them (ASan and
+ * valgrind see the use after free this once was). */
+static void test_destroy_with_slotless_waiters(void **state)
+{
+    (void)state;
+    pool_t *p = make_pool(&master, one_conn_long_wait);
+    spool_writer_fence(p, "test");
+    waiter_t w[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (waiter_t){.pool = p};
+        assert_int_equal(pthread_create(&th[i], NULL, waiter, &w[i]), 0);
+    }
+    sleep_ms(200);
+    assert_int_equal(stats(p).in_use, 0);
+    int64_t t0 = now_ms();
+    pool_destroy(p);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_rc(POOL_ESHUTDOWN, w[i].rc);
+        assert_true(w[i].returned_ms - t0 < 2000);
+    }
+}
+
 static void test_reply_limits(void **state)
 {
     (void)state;
@@ -957,6 +982,7 @@ int main(void)
         cmocka_unit_test(test_role_denied_falls_back_to_info),
         cmocka_unit_test(test_idle_eviction),
         cmocka_unit_test(test_destroy_with_waiters),
+        cmocka_unit_test(test_destroy_with_slotless_waiters),
         cmocka_unit_test(test_reply_limits),
         cmocka_unit_test(test_sigpipe),
         cmocka_unit_test(test_generation_switch),
