@@ -180,8 +180,12 @@ static const char *const channels[] = {
     "+odown",
     "+slave",
     "+role-change",
+    "-role-change",
     "+sentinel",
 };
+
+_Static_assert(sizeof(channels) / sizeof(channels[0]) <= SPOOL_CMD_MAX_ARGS,
+               "SUBSCRIBE and its channels must fit one spool_cmd");
 
 static void drop_sub(spool_watcher *w, sp_sentinel *s, const char *why)
 {
@@ -299,9 +303,9 @@ static int on_event(spool_watcher *w, const char *ch, size_t chlen, const char *
         return w->want_replicas; /* the readers change, the writer does not */
     if (is(ch, chlen, "-sdown"))
         return 0;
-    if (is(ch, chlen, "+role-change") && ev.kind == SP_INSTANCE_REPLICA &&
-        strstr(ev.rest, "new reported role is master") != NULL)
-        set_candidate(w, &ev.addr, NULL);
+    /* Everything else, +/-role-change included, asks for a fresh look. A
+     * role change is never taken as a promotion: Sentinel says -role-change
+     * for a replica claiming master, and then turns it back. */
     return 1;
 }
 
