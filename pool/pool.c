@@ -94,6 +94,7 @@ static void pool_free(pool_t *p)
     spool_watcher_free(p->watcher);
     spool_config_free(&p->cfg);
     pthread_cond_destroy(&p->changed);
+    pthread_cond_destroy(&p->slow);
     pthread_cond_destroy(&p->hk_wake);
     pthread_mutex_destroy(&p->mu);
     free(p->slots);
@@ -136,15 +137,25 @@ void spool_reap_slot(pool_t *p, spool_slot *s)
         pool_unref(p);
 }
 
-/* Broadcast, not signal: writer waiters, reader naps and connect backoffs
- * share the condition variable, and a signal could wake one that cannot use
- * what was released while a thread that could sleeps on. Only paid when
- * someone waits. */
-static void wake(pool_t *p)
+/* A slot came back: wake one writer waiter for a writer slot (every sleeper
+ * on changed wants the same thing, so one signal is never lost to a thread
+ * that cannot use it), or the reader nappers for a reader slot. Only paid
+ * when someone waits. */
+static void wake(pool_t *p, const spool_slot *s)
 {
     pthread_mutex_lock(&p->mu);
-    pthread_cond_broadcast(&p->changed);
+    if (s >= p->slots && s < p->slots + p->nslots)
+        pthread_cond_signal(&p->changed);
+    else
+        pthread_cond_broadcast(&p->slow);
     pthread_mutex_unlock(&p->mu);
+}
+
+/* Under mu: the writer changed or the pool shuts down; every sleeper looks. */
+static void wake_all_locked(pool_t *p)
+{
+    pthread_cond_broadcast(&p->changed);
+    pthread_cond_broadcast(&p->slow);
 }
 
 /* Hand a slot we own (BUSY or RESERVED) back as IDLE or EMPTY. The seq_cst
@@ -160,7 +171,7 @@ static void after_release(pool_t *p, spool_slot *s)
         return;
     }
     if (atomic_load(&p->waiters) > 0)
-        wake(p);
+        wake(p, s);
 }
 
 void spool_slot_release(pool_t *p, spool_slot *s, int state)
@@ -255,7 +266,7 @@ uint64_t spool_writer_set(pool_t *p, const char *host, int port, const char *why
     p->writer_port = port;
     p->writer_known = 1;
     uint64_t gen = atomic_fetch_add(&p->generation, 1) + 1;
-    pthread_cond_broadcast(&p->changed);
+    wake_all_locked(p);
     pthread_mutex_unlock(&p->mu);
 
     sweep_stale(p, gen);
@@ -277,7 +288,7 @@ static void writer_fence_gen(pool_t *p, uint64_t gen, const char *why)
     int port = p->writer_port;
     snprintf(host, sizeof(host), "%s", p->writer_host);
     uint64_t now = atomic_fetch_add(&p->generation, 1) + 1;
-    pthread_cond_broadcast(&p->changed);
+    wake_all_locked(p);
     pthread_mutex_unlock(&p->mu);
 
     sweep_stale(p, now);
@@ -499,7 +510,7 @@ static void backoff_sleep(pool_t *p, uint64_t gen, int64_t until)
     int rc = 0;
     pthread_mutex_lock(&p->mu);
     while (rc != ETIMEDOUT && !atomic_load(&p->shutdown) && atomic_load(&p->generation) == gen)
-        rc = pthread_cond_timedwait(&p->changed, &p->mu, &ts);
+        rc = pthread_cond_timedwait(&p->slow, &p->mu, &ts);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -874,9 +885,15 @@ static int init_sync(pool_t *p)
         pthread_condattr_destroy(&ca);
         goto fail_mutex;
     }
+    if (pthread_cond_init(&p->slow, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        pthread_cond_destroy(&p->changed);
+        goto fail_mutex;
+    }
     if (pthread_cond_init(&p->hk_wake, &ca) != 0) {
         pthread_condattr_destroy(&ca);
         pthread_cond_destroy(&p->changed);
+        pthread_cond_destroy(&p->slow);
         goto fail_mutex;
     }
     pthread_condattr_destroy(&ca);
@@ -994,7 +1011,7 @@ void pool_destroy(pool_t *p)
     atomic_store(&p->shutdown, 1);
     spool_watcher_stop(p->watcher); /* joined; freed with the pool */
     pthread_mutex_lock(&p->mu);
-    pthread_cond_broadcast(&p->changed);
+    wake_all_locked(p);
     pthread_cond_signal(&p->hk_wake);
     pthread_mutex_unlock(&p->mu);
     if (p->housekeeper_started)

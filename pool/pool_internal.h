@@ -101,7 +101,10 @@ struct pool {
     char pad_[SPOOL_CACHELINE];
 
     pthread_mutex_t mu;      /* guards the writer address and the sleeps below */
-    pthread_cond_t changed;  /* a slot was freed, the writer changed, or shutdown */
+    pthread_cond_t changed;  /* writer waiters: a writer slot was freed, the writer
+                                changed, or shutdown (one slot: one signal) */
+    pthread_cond_t slow;     /* reader naps and connect backoffs: a reader slot was
+                                freed, the writer changed, or shutdown */
     /* The writer, under mu. */
     char writer_host[SPOOL_HOST_MAX];
     int writer_port;

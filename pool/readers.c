@@ -129,7 +129,7 @@ static void nap(pool_t *p, int64_t until)
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->waiters, 1);
     if (!atomic_load(&p->shutdown))
-        pthread_cond_timedwait(&p->changed, &p->mu, &ts);
+        pthread_cond_timedwait(&p->slow, &p->mu, &ts);
     atomic_fetch_sub(&p->waiters, 1);
     pthread_mutex_unlock(&p->mu);
 }
