@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -31,6 +32,13 @@ static void sleep_ms(int ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) != 0) {
     }
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int setup(void **state)
@@ -69,12 +77,12 @@ static void on_log(void *ud, pool_log_level_t level, const char *msg)
     fprintf(stderr, "# pool[%d]: %s\n", (int)level, msg);
 }
 
-static pool_t *make_pool(cfg_t *c)
+static pool_t *make_pool_on(const fx_topology *t, const char *sentinel_list, cfg_t *c)
 {
     pool_options_t o;
     pool_options_init(&o);
-    o.master_name = topo.master_name;
-    o.sentinels = sentinels;
+    o.master_name = t->master_name;
+    o.sentinels = sentinel_list;
     o.sentinel_poll_ms = 100;
     o.checkout_timeout_ms = 1000;
     o.max_readers = 8;
@@ -93,6 +101,8 @@ static pool_t *make_pool(cfg_t *c)
     return p;
 }
 
+static pool_t *make_pool(cfg_t *c) { return make_pool_on(&topo, sentinels, c); }
+
 /* Wait until the watcher has told the pool about n usable replicas. */
 static void wait_replicas(pool_t *p, uint64_t n, int timeout_ms)
 {
@@ -108,10 +118,10 @@ static void wait_replicas(pool_t *p, uint64_t n, int timeout_ms)
              (unsigned long long)n);
 }
 
-static int node_of_port(int port)
+static int node_of_port(const fx_topology *t, int port)
 {
-    for (int i = 0; i < topo.n_data; i++)
-        if (topo.data[i].port == port)
+    for (int i = 0; i < t->n_data; i++)
+        if (t->data[i].port == port)
             return i;
     return -1;
 }
@@ -128,18 +138,51 @@ static const char *role_of(redisContext *c)
 }
 
 /* Borrow n readers one after another; count them per data node. */
-static void read_spread(pool_t *p, int n, int per_node[3])
+static void read_spread_on(const fx_topology *t, pool_t *p, int n, int per_node[3])
 {
     memset(per_node, 0, sizeof(int) * 3);
     for (int i = 0; i < n; i++) {
         redisContext *c = NULL;
         assert_rc(0, pool_get_reader(p, &c));
-        int idx = node_of_port(c->tcp.port);
+        int idx = node_of_port(t, c->tcp.port);
         assert_true(idx >= 0);
         per_node[idx]++;
         assert_string_equal(role_of(c), "slave");
         pool_put(p, c);
     }
+}
+
+static void read_spread(pool_t *p, int n, int per_node[3]) { read_spread_on(&topo, p, n, per_node); }
+
+static uint64_t usable(pool_t *p)
+{
+    pool_stats_t st;
+    pool_stats(p, &st);
+    return st.replicas_usable;
+}
+
+/* Does any sentinel of t flag the data node at port as s_down? */
+static int any_sentinel_sees_down(const fx_topology *t, int port)
+{
+    int down = 0;
+    for (int s = 0; s < t->n_sentinels; s++) {
+        redisReply *r = fx_cmd(&t->sentinel[s], "SENTINEL replicas %s", t->master_name);
+        for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+            const redisReply *e = r->element[i];
+            int p = 0;
+            const char *flags = "";
+            for (size_t k = 0; e->type == REDIS_REPLY_ARRAY && k + 1 < e->elements; k += 2) {
+                if (strcmp(e->element[k]->str, "port") == 0)
+                    p = atoi(e->element[k + 1]->str);
+                else if (strcmp(e->element[k]->str, "flags") == 0)
+                    flags = e->element[k + 1]->str;
+            }
+            down |= p == port && strstr(flags, "s_down") != NULL;
+        }
+        if (r != NULL)
+            freeReplyObject(r);
+    }
+    return down;
 }
 
 static void test_reads_spread_over_replicas(void **state)
@@ -177,35 +220,59 @@ static void test_reads_spread_over_replicas(void **state)
     pool_destroy(p);
 }
 
+/* Lag alone, not a dead replica: on a topology whose sentinels wait 10 s
+ * before calling a node down, a replica frozen for a few seconds is still up
+ * for them and still listed by the master; only its acknowledged offset
+ * falls behind. A second pool without a lag limit, fed the same topology,
+ * proves that lag is what excludes it. */
 static void test_lagging_replica_skipped(void **state)
 {
     (void)state;
+    fx_topology lt;
+    fx_topology_opts to = {.master_name = "lagmaster", .down_after_ms = 10000};
+    assert_int_equal(fx_topology_start(&lt, &to), 0);
+    char lsent[256];
+    assert_true(fx_sentinels_string(&lt, lsent, sizeof(lsent)) >= 0);
+    assert_int_equal(fx_wait_replicas_synced(&lt, 20000), 0);
     cfg_t c = {.spread = POOL_SPREAD_ROUND_ROBIN, .max_lag = 1000};
-    pool_t *p = make_pool(&c);
+    cfg_t unlimited = {.spread = POOL_SPREAD_ROUND_ROBIN};
+    pool_t *p = make_pool_on(&lt, lsent, &c), *p0 = make_pool_on(&lt, lsent, &unlimited);
     wait_replicas(p, 2, 15000);
-    int m = fx_topology_master_index(&topo);
+    wait_replicas(p0, 2, 15000);
+    int m = fx_topology_master_index(&lt);
+    assert_true(m >= 0);
     int lagger = (m + 1) % 3;
-    /* A frozen replica stops acknowledging; writes on the master move its
-     * offset past the limit. The sentinels still list it as up for a while. */
-    assert_int_equal(fx_node_sigstop(&topo.data[lagger]), 0);
+    assert_int_equal(fx_node_sigstop(&lt.data[lagger]), 0);
+    int64_t frozen_at = now_ms();
     char big[2048];
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     for (int i = 0; i < 5; i++)
-        freeReplyObject(fx_cmd(&topo.data[m], "SET spool:lag%d %s", i, big));
-    /* Replicas acknowledge their offset once a second: let the healthy one
-     * catch up in the master's view, the frozen one cannot. */
-    sleep_ms(2500);
-    wait_replicas(p, 1, 15000);
+        freeReplyObject(fx_cmd(&lt.data[m], "SET spool:lag%d %s", i, big));
+    /* Replicas acknowledge once a second: within a few, the healthy one has
+     * caught up in the master's view and the frozen one cannot. */
+    wait_replicas(p, 1, 6000);
+    uint64_t without_limit = usable(p0);
+    int sdown = any_sentinel_sees_down(&lt, lt.data[lagger].port);
+    int64_t elapsed = now_ms() - frozen_at;
+    printf("# lagger node%d excluded %lld ms after the freeze; pool without a limit: %llu usable; "
+           "sentinels: %s\n",
+           lagger, (long long)elapsed, (unsigned long long)without_limit,
+           sdown ? "s_down" : "up");
+    assert_true(elapsed < 9000);       /* well inside the sentinels' 10 s */
+    assert_int_equal(sdown, 0);        /* they still call it up */
+    assert_int_equal(without_limit, 2); /* listed and fit but for the lag */
     int per[3];
-    read_spread(p, 10, per);
-    printf("# with node%d frozen and lagging: node0 %d, node1 %d, node2 %d\n", lagger, per[0],
-           per[1], per[2]);
+    read_spread_on(&lt, p, 10, per);
+    printf("# with node%d lagging: node0 %d, node1 %d, node2 %d\n", lagger, per[0], per[1],
+           per[2]);
     assert_int_equal(per[lagger], 0);
     assert_int_equal(per[m], 0);
-    assert_int_equal(fx_node_sigcont(&topo.data[lagger]), 0);
+    assert_int_equal(fx_node_sigcont(&lt.data[lagger]), 0);
     wait_replicas(p, 2, 20000); /* caught up: back in the set */
+    pool_destroy(p0);
     pool_destroy(p);
+    fx_topology_stop(&lt);
 }
 
 static void test_dead_replica_skipped_and_fallback(void **state)
