@@ -28,13 +28,6 @@ static inline int64_t st_now_ns(void)
 
 static inline double st_ms(int64_t ns) { return (double)ns / 1e6; }
 
-static inline void st_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Process start, for readable relative timestamps in logs. */
 static int64_t st_t0_ns;
 
@@ -408,7 +401,7 @@ static inline void *st_prober_main(void *arg)
                 freeReplyObject(r);
             pool_put(pr->pool, c);
         }
-        st_sleep_ms(2);
+        fx_sleep_ms(2);
     }
     return NULL;
 }
@@ -456,7 +449,7 @@ static inline int64_t st_prober_wait_on(st_prober *pr, int port, int64_t after_n
         int64_t t = st_prober_first_on(pr, port, after_ns);
         if (t >= 0 || st_now_ns() >= deadline)
             return t;
-        st_sleep_ms(5);
+        fx_sleep_ms(5);
     }
 }
 

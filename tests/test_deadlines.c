@@ -48,20 +48,6 @@ static fx_node master;
  * (CLIENT SETNAME, then ROLE), 29 bytes: 11.6 s at 400 ms a byte. */
 static const char handshake_reply[] = "+OK\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -110,9 +96,9 @@ static pool_t *data_pool(const fx_fake *f, int connect_ms, int checkout_ms)
 static int get_once(pool_t *p, int64_t *ms)
 {
     redisContext *c = (redisContext *)0x1;
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     int rc = pool_get_writer(p, &c);
-    *ms = now_ms() - t0;
+    *ms = fx_now_ms() - t0;
     if (rc == 0)
         pool_put(p, c);
     else
@@ -275,9 +261,9 @@ static int sentinel_create(const char *sentinels, int timeout_ms, int lazy, pool
     o.lazy_start = lazy;
     o.checkout_timeout_ms = 1000;
     *p = (pool_t *)0x1;
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     int rc = pool_create(&o, p);
-    *ms = now_ms() - t0;
+    *ms = fx_now_ms() - t0;
     if (rc != 0)
         assert_null(*p);
     return rc;
@@ -417,15 +403,15 @@ static void test_lazy_silent_sentinel_destroy_interrupts(void **state)
     assert_took(got_ms, 900, 3000);
     /* By now the watcher is inside its first resolution, waiting on the fake. */
     for (int i = 0; i < 100 && fx_fake_connections(&f) == 0; i++)
-        sleep_ms(20);
+        fx_sleep_ms(20);
     assert_true(fx_fake_connections(&f) >= 1);
     pool_stats_t st = stats(p);
     assert_int_equal(st.in_use, 0);
     assert_int_equal(st.created, 0);
     assert_int_equal(st.generation, 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     pool_destroy(p);
-    assert_took(now_ms() - t0, 0, 2500);
+    assert_took(fx_now_ms() - t0, 0, 2500);
     fx_fake_stop(&f);
 }
 

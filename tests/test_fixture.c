@@ -21,13 +21,6 @@
 
 #include "fixture.h"
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void assert_pid_gone(pid_t pid)
 {
     assert_true(pid > 0);
@@ -130,10 +123,10 @@ static void test_single_redis_auth(void **state)
     /* SIGSTOP: the server stops answering (fx_cmd times out after 2 s). */
     assert_int_equal(fx_node_sigstop(n), 0);
     fprintf(stderr, "(an AUTH timeout message is expected next)\n");
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     r = fx_cmd(n, "PING");
     assert_null(r);
-    assert_true(now_ms() - t0 >= 1900);
+    assert_true(fx_now_ms() - t0 >= 1900);
     assert_int_equal(fx_node_sigcont(n), 0);
     assert_status(fx_cmd(n, "PING"), "PONG");
 
@@ -142,9 +135,9 @@ static void test_single_redis_auth(void **state)
     char dir[256];
     snprintf(dir, sizeof(dir), "%s", n->dir);
     pid_t pid = n->pid;
-    t0 = now_ms();
+    t0 = fx_now_ms();
     fx_node_stop(n);
-    fprintf(stderr, "[timing] stopping a SIGSTOPped redis: %lld ms\n", (long long)(now_ms() - t0));
+    fprintf(stderr, "[timing] stopping a SIGSTOPped redis: %lld ms\n", (long long)(fx_now_ms() - t0));
     assert_pid_gone(pid);
     assert_dir_gone(dir);
     fx_node_stop(n); /* idempotent */
@@ -178,9 +171,9 @@ static void collect_pids(const fx_topology *t, pid_t *pids, char dirs[][256])
 static void test_topology_failover(void **state)
 {
     fx_topology *t = *state;
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     assert_int_equal(fx_topology_start(t, NULL), 0);
-    fprintf(stderr, "[timing] fx_topology_start: %lld ms\n", (long long)(now_ms() - t0));
+    fprintf(stderr, "[timing] fx_topology_start: %lld ms\n", (long long)(fx_now_ms() - t0));
     assert_int_equal(t->n_data, 3);
     assert_int_equal(t->n_sentinels, 3);
     assert_string_equal(t->master_name, "mymaster");
@@ -199,10 +192,10 @@ static void test_topology_failover(void **state)
     assert_status(fx_cmd(&t->data[0], "SET before failover"), "OK");
 
     /* First failover. */
-    t0 = now_ms();
+    t0 = fx_now_ms();
     assert_int_equal(fx_sentinel_failover(t, 0), 0);
     int idx = fx_wait_master_change(t, 0, 15000);
-    int64_t first = now_ms() - t0;
+    int64_t first = fx_now_ms() - t0;
     fprintf(stderr, "[timing] SENTINEL FAILOVER -> fx_wait_master_change: %lld ms (new master data[%d])\n",
             (long long)first, idx);
     assert_true(idx == 1 || idx == 2);
@@ -211,10 +204,10 @@ static void test_topology_failover(void **state)
     assert_int_equal(t->data[0].role, 'r');
 
     /* The old master is demoted and every replica follows the new one. */
-    t0 = now_ms();
+    t0 = fx_now_ms();
     assert_int_equal(fx_wait_replicas_synced(t, 20000), 0);
     fprintf(stderr, "[timing] fx_wait_replicas_synced after failover: %lld ms\n",
-            (long long)(now_ms() - t0));
+            (long long)(fx_now_ms() - t0));
     redisReply *r = fx_cmd(&t->data[0], "ROLE");
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
@@ -227,19 +220,19 @@ static void test_topology_failover(void **state)
     freeReplyObject(r);
 
     /* A second failover right after the first, asked of another sentinel. */
-    t0 = now_ms();
+    t0 = fx_now_ms();
     assert_int_equal(fx_sentinel_failover(t, 1), 0);
     int idx2 = fx_wait_master_change(t, idx, 15000);
     fprintf(stderr, "[timing] second SENTINEL FAILOVER -> fx_wait_master_change: %lld ms (data[%d])\n",
-            (long long)(now_ms() - t0), idx2);
+            (long long)(fx_now_ms() - t0), idx2);
     assert_true(idx2 >= 0 && idx2 != idx);
 
     pid_t pids[6];
     char dirs[6][256];
     collect_pids(t, pids, dirs);
-    t0 = now_ms();
+    t0 = fx_now_ms();
     fx_topology_stop(t);
-    fprintf(stderr, "[timing] fx_topology_stop: %lld ms\n", (long long)(now_ms() - t0));
+    fprintf(stderr, "[timing] fx_topology_stop: %lld ms\n", (long long)(fx_now_ms() - t0));
     for (int i = 0; i < 6; i++) {
         assert_pid_gone(pids[i]);
         assert_dir_gone(dirs[i]);
@@ -257,10 +250,10 @@ static void test_topology_with_passwords(void **state)
     o.data_password = "data-pw";
     o.data_acl_users = "user app on >app-pw ~* +@all";
     o.sentinel_password = "sentinel-pw";
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     assert_int_equal(fx_topology_start(t, &o), 0);
     fprintf(stderr, "[timing] fx_topology_start (1 replica, passwords): %lld ms\n",
-            (long long)(now_ms() - t0));
+            (long long)(fx_now_ms() - t0));
     assert_int_equal(t->n_data, 2);
     assert_int_equal(fx_topology_master_index(t), 0);
 
@@ -314,9 +307,9 @@ static void test_fake_dribble(void **state)
     assert_true(f->port > 0);
 
     redisContext *c = raw_connect(f->port, 2000);
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     redisReply *r = redisCommand(c, "PING");
-    int64_t took = now_ms() - t0;
+    int64_t took = fx_now_ms() - t0;
     fprintf(stderr, "[timing] 7 bytes dribbled 40 ms apart: %lld ms\n", (long long)took);
     assert_status(r, "PONG");
     assert_true(took >= 6 * 40);
@@ -380,15 +373,15 @@ static void test_fake_never_answers(void **state)
     /* Empty script: accept and never answer. */
     assert_int_equal(fx_fake_start(f, NULL, 0), 0);
     redisContext *c = raw_connect(f->port, 300);
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     redisReply *r = redisCommand(c, "PING");
     assert_null(r);
     assert_int_equal(c->err, REDIS_ERR_IO);
-    assert_true(now_ms() - t0 >= 250);
+    assert_true(fx_now_ms() - t0 >= 250);
     /* Stop is prompt even with a connection open. */
-    t0 = now_ms();
+    t0 = fx_now_ms();
     fx_fake_stop(f);
-    int64_t stop = now_ms() - t0;
+    int64_t stop = fx_now_ms() - t0;
     fprintf(stderr, "[timing] fx_fake_stop with an open connection: %lld ms\n", (long long)stop);
     assert_true(stop < 200);
     redisFree(c);

@@ -75,20 +75,6 @@ static fx_node replica; /* REPLICAOF master */
  * +OK for CLIENT SETNAME, then a master's ROLE. */
 #define MASTER_HANDSHAKE "+OK\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -226,9 +212,9 @@ static void check_bad_sentinel_reply(const char *what, const char *bytes, size_t
      * at once on the malformed answer. */
     o.sentinel_timeout_ms = 4000;
     pool_t *p;
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     int rc = create_on_sentinel(&f, 0, &o, &p);
-    int64_t took = now_ms() - t0;
+    int64_t took = fx_now_ms() - t0;
     if (rc != want)
         fail_msg("%s: expected %s, got %s", what, pool_err_name(want), pool_err_name(rc));
     if (took >= 2000)
@@ -373,7 +359,7 @@ static void test_sentinel_names_replica_lazy(void **state)
     assert_rc(0, create_on_sentinel(&f, 1, &o, &p));
     /* The watcher asked the replica (ROLE) and refused it. */
     for (int i = 0; i < 250 && atomic_load(&rec.events[POOL_EVENT_VALIDATION_FAILED]) == 0; i++)
-        sleep_ms(20);
+        fx_sleep_ms(20);
     assert_true(atomic_load(&rec.events[POOL_EVENT_VALIDATION_FAILED]) >= 1);
     redisContext *c = (redisContext *)0x1;
     assert_rc(POOL_ENOMASTER, pool_get_writer(p, &c));
@@ -421,9 +407,9 @@ static void get_fails(pool_t *p, int want_err)
 {
     redisContext *c = NULL;
     assert_rc(0, pool_get_writer(p, &c));
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     redisReply *r = redisCommand(c, "GET k");
-    assert_took_less(now_ms() - t0, 5000);
+    assert_took_less(fx_now_ms() - t0, 5000);
     if (r != NULL) {
         fail_msg("GET returned a reply of type %d", r->type);
         freeReplyObject(r);
@@ -728,15 +714,15 @@ static void test_all_sentinels_down_then_back(void **state)
     assert_int_equal(writer_port(p, &gen0), t.data[0].port);
     assert_int_equal(gen0, 1);
     assert_writer_on(p, &t.data[0]);
-    sleep_ms(300); /* the watcher subscribes to all three */
+    fx_sleep_ms(300); /* the watcher subscribes to all three */
 
     /* All three sentinels die. */
     for (int i = 0; i < t.n_sentinels; i++)
         assert_int_equal(fx_node_kill9(&t.sentinel[i]), 0);
     for (int i = 0; i < 250 && atomic_load(&rec.events[POOL_EVENT_SENTINEL_LOST]) < 3; i++)
-        sleep_ms(20);
+        fx_sleep_ms(20);
     assert_int_equal(atomic_load(&rec.events[POOL_EVENT_SENTINEL_LOST]), 3);
-    sleep_ms(500); /* several failed resolutions (hot polls) later */
+    fx_sleep_ms(500); /* several failed resolutions (hot polls) later */
 
     /* The last verified writer stays in force: borrowed and new connections
      * alike go to data[0], no fence, no generation change. */
@@ -762,7 +748,7 @@ static void test_all_sentinels_down_then_back(void **state)
     for (int i = 0; i < 50 && !ok; i++) {
         ok = fx_sentinel_failover(&t, 0) == 0;
         if (!ok)
-            sleep_ms(200);
+            fx_sleep_ms(200);
     }
     assert_true(ok);
     int now = fx_wait_master_change(&t, 0, 30000);
@@ -772,7 +758,7 @@ static void test_all_sentinels_down_then_back(void **state)
         port = writer_port(p, &gen);
         if (port == t.data[now].port)
             break;
-        sleep_ms(20);
+        fx_sleep_ms(20);
     }
     assert_int_equal(port, t.data[now].port);
     assert_true(gen > gen0);
@@ -847,7 +833,7 @@ static void *worker_main(void *arg)
             freeReplyObject(r);
         pool_put(w->pool, c);
     }
-    w->stopped_ms = now_ms();
+    w->stopped_ms = fx_now_ms();
     return NULL;
 }
 
@@ -929,18 +915,18 @@ static void test_exhausted_then_destroyed(void **state)
     /* Phase 2: destroyed while 32 threads hammer it. */
     atomic_store(&attempts, 0);
     start_workers(w, th, p, &destroying, &attempts, N_ITER);
-    int64_t t0 = now_ms();
-    while (atomic_load(&attempts) < N_WORKERS * N_ITER / 4 && now_ms() - t0 < 30000)
-        sleep_ms(1);
+    int64_t t0 = fx_now_ms();
+    while (atomic_load(&attempts) < N_WORKERS * N_ITER / 4 && fx_now_ms() - t0 < 30000)
+        fx_sleep_ms(1);
     /* Main's own connection keeps the pool's memory alive for late callers
      * (see the race window in worker_main()). */
     redisContext *mine = NULL;
     int rc = POOL_ETIMEDOUT;
-    for (int64_t t1 = now_ms(); rc == POOL_ETIMEDOUT && now_ms() - t1 < 10000;)
+    for (int64_t t1 = fx_now_ms(); rc == POOL_ETIMEDOUT && fx_now_ms() - t1 < 10000;)
         rc = pool_get_writer(p, &mine);
     assert_rc(0, rc);
     atomic_store(&destroying, 1);
-    int64_t destroy_at = now_ms();
+    int64_t destroy_at = fx_now_ms();
     pool_destroy(p);
     join_workers(th);
     int stopped = 0, shutdowns = 0;

@@ -85,20 +85,6 @@ static void kill_client(const fx_node *n, long long id)
     freeReplyObject(r);
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -322,9 +308,9 @@ static void test_checkout_timeout(void **state)
     pool_t *p = make_pool(&master, one_conn_200ms);
     redisContext *c = NULL, *c2 = NULL;
     assert_rc(0, pool_get_writer(p, &c));
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     assert_rc(POOL_ETIMEDOUT, pool_get_writer(p, &c2));
-    int64_t waited = now_ms() - t0;
+    int64_t waited = fx_now_ms() - t0;
     assert_null(c2);
     assert_true(waited >= 190); /* it waited, it did not spin out at once */
     assert_true(waited < 5000); /* and it did not hang */
@@ -348,9 +334,9 @@ static void test_connect_refused(void **state)
     (void)state;
     pool_t *p = make_pool(&master, dead_port);
     redisContext *c = NULL;
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     assert_rc(POOL_ECONNECT, pool_get_writer(p, &c));
-    assert_true(now_ms() - t0 < 3000);
+    assert_true(fx_now_ms() - t0 < 3000);
     assert_true(stats(p).connect_failures >= 1);
     pool_destroy(p);
 }
@@ -366,7 +352,7 @@ static void test_broken_replaced(void **state)
     long long id = client_id(c);
     pool_put(p, c);
     kill_client(&master, id); /* killed while idle in the pool */
-    sleep_ms(30);
+    fx_sleep_ms(30);
     assert_rc(0, pool_get_writer(p, &c));
     assert_true(client_id(c) != id); /* transparently replaced */
     pool_stats_t st = stats(p);
@@ -401,7 +387,7 @@ static void test_leftover_replies_not_reused(void **state)
     int done = 0;
     while (!done)
         assert_int_equal(redisBufferWrite(c, &done), REDIS_OK);
-    sleep_ms(20);
+    fx_sleep_ms(20);
     void *reply = NULL;
     assert_int_equal(redisBufferRead(c), REDIS_OK); /* reply buffered but not taken */
     (void)reply;
@@ -494,7 +480,7 @@ static void test_role_idle_window(void **state)
     assert_rc(0, pool_get_writer(p, &c)); /* reused at once: no ROLE */
     pool_put(p, c);
     assert_int_equal(stats(p).validations, 1);
-    sleep_ms(120);
+    fx_sleep_ms(120);
     assert_rc(0, pool_get_writer(p, &c)); /* idle past the window: ROLE */
     pool_put(p, c);
     assert_int_equal(stats(p).validations, 2);
@@ -587,21 +573,21 @@ static void test_idle_eviction(void **state)
     for (int i = 0; i < 3; i++)
         pool_put(p, c[i]);
     assert_int_equal(stats(p).idle, 3);
-    sleep_ms(600);
+    fx_sleep_ms(600);
     pool_stats_t st = stats(p);
     assert_int_equal(st.evicted_idle, 3);
     assert_int_equal(st.idle, 0);
     pool_destroy(p);
 
     p = make_pool(&master, idle_100_min_2);
-    sleep_ms(600); /* the housekeeper opens min_idle connections by itself */
+    fx_sleep_ms(600); /* the housekeeper opens min_idle connections by itself */
     st = stats(p);
     assert_int_equal(st.idle, 2);
     for (int i = 0; i < 3; i++)
         assert_rc(0, pool_get_writer(p, &c[i]));
     for (int i = 0; i < 3; i++)
         pool_put(p, c[i]);
-    sleep_ms(600);
+    fx_sleep_ms(600);
     st = stats(p);
     assert_int_equal(st.idle, 2); /* evicted down to min_idle, not below */
     assert_true(st.evicted_idle >= 1);
@@ -621,7 +607,7 @@ static void *waiter(void *arg)
     waiter_t *w = arg;
     redisContext *c = NULL;
     w->rc = pool_get_writer(w->pool, &c);
-    w->returned_ms = now_ms();
+    w->returned_ms = fx_now_ms();
     if (c != NULL)
         pool_put(w->pool, c);
     return NULL;
@@ -645,9 +631,9 @@ static void test_destroy_with_waiters(void **state)
         w[i] = (waiter_t){.pool = p};
         assert_int_equal(pthread_create(&th[i], NULL, waiter, &w[i]), 0);
     }
-    sleep_ms(200);
+    fx_sleep_ms(200);
     assert_int_equal(stats(p).waits, 6);
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     pool_destroy(p);
     for (int i = 0; i < 6; i++) {
         pthread_join(th[i], NULL);
@@ -684,9 +670,9 @@ static void test_destroy_with_slotless_waiters(void **state)
         w[i] = (waiter_t){.pool = p};
         assert_int_equal(pthread_create(&th[i], NULL, waiter, &w[i]), 0);
     }
-    sleep_ms(200);
+    fx_sleep_ms(200);
     assert_int_equal(stats(p).in_use, 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = fx_now_ms();
     pool_destroy(p);
     for (int i = 0; i < 4; i++) {
         pthread_join(th[i], NULL);
@@ -767,7 +753,7 @@ static void sigpipe_child(int ignore)
     freeReplyObject(k);
     freeReplyObject(r);
     redisFree(admin);
-    sleep_ms(50);
+    fx_sleep_ms(50);
     /* Two writes without a read: the first draws a RST, the second EPIPE. */
     for (int i = 0; i < 2; i++) {
         int done = 0;
@@ -775,7 +761,7 @@ static void sigpipe_child(int ignore)
             _exit(6);
         while (!done && redisBufferWrite(c, &done) == REDIS_OK) {
         }
-        sleep_ms(50);
+        fx_sleep_ms(50);
     }
     pool_put(p, c);
     pool_destroy(p);
@@ -890,7 +876,7 @@ static void test_generation_churn(void **state)
         assert_int_equal(pthread_create(&th[i], NULL, churner, &ch[i]), 0);
     }
     for (int i = 0; i < FLIPS; i++) {
-        sleep_ms(5);
+        fx_sleep_ms(5);
         spool_writer_set(p, "127.0.0.1", (i % 2 == 0) ? other.port : master.port, "churn");
     }
     atomic_store(&stop, 1);
@@ -944,7 +930,7 @@ static void test_fenced_waiter_gets_new_writer(void **state)
     fenced_t f = {.pool = p};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, fenced_waiter, &f), 0);
-    sleep_ms(200);
+    fx_sleep_ms(200);
     spool_writer_set(p, "127.0.0.1", other.port, "test");
     pthread_join(th, NULL);
     assert_rc(0, f.rc);

@@ -10,7 +10,6 @@
 #include <cmocka.h>
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,20 +25,6 @@ static char sentinels[256];
         if (rc_ != (expected))                                                                     \
             fail_msg("expected %s, got %s", pool_err_name(expected), pool_err_name(rc_));         \
     } while (0)
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int setup(void **state)
 {
@@ -111,7 +96,7 @@ static void wait_replicas(pool_t *p, uint64_t n, int timeout_ms)
         pool_stats(p, &st);
         if (st.replicas_usable == n)
             return;
-        sleep_ms(20);
+        fx_sleep_ms(20);
     }
     pool_stats(p, &st);
     fail_msg("replicas_usable %llu, want %llu", (unsigned long long)st.replicas_usable,
@@ -164,25 +149,13 @@ static uint64_t usable(pool_t *p)
 /* Does any sentinel of t flag the data node at port as s_down? */
 static int any_sentinel_sees_down(const fx_topology *t, int port)
 {
-    int down = 0;
-    for (int s = 0; s < t->n_sentinels; s++) {
-        redisReply *r = fx_cmd(&t->sentinel[s], "SENTINEL replicas %s", t->master_name);
-        for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-            const redisReply *e = r->element[i];
-            int p = 0;
-            const char *flags = "";
-            for (size_t k = 0; e->type == REDIS_REPLY_ARRAY && k + 1 < e->elements; k += 2) {
-                if (strcmp(e->element[k]->str, "port") == 0)
-                    p = atoi(e->element[k + 1]->str);
-                else if (strcmp(e->element[k]->str, "flags") == 0)
-                    flags = e->element[k + 1]->str;
-            }
-            down |= p == port && strstr(flags, "s_down") != NULL;
-        }
-        if (r != NULL)
-            freeReplyObject(r);
-    }
-    return down;
+    char flags[256];
+    for (int s = 0; s < t->n_sentinels; s++)
+        if (fx_sentinel_flags(&t->sentinel[s], "replicas", t->master_name, port, flags,
+                              sizeof(flags)) == 0 &&
+            strstr(flags, "s_down") != NULL)
+            return 1;
+    return 0;
 }
 
 static void test_reads_spread_over_replicas(void **state)
@@ -243,7 +216,7 @@ static void test_lagging_replica_skipped(void **state)
     assert_true(m >= 0);
     int lagger = (m + 1) % 3;
     assert_int_equal(fx_node_sigstop(&lt.data[lagger]), 0);
-    int64_t frozen_at = now_ms();
+    int64_t frozen_at = fx_now_ms();
     char big[2048];
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -254,7 +227,7 @@ static void test_lagging_replica_skipped(void **state)
     wait_replicas(p, 1, 6000);
     uint64_t without_limit = usable(p0);
     int sdown = any_sentinel_sees_down(&lt, lt.data[lagger].port);
-    int64_t elapsed = now_ms() - frozen_at;
+    int64_t elapsed = fx_now_ms() - frozen_at;
     printf("# lagger node%d excluded %lld ms after the freeze; pool without a limit: %llu usable; "
            "sentinels: %s\n",
            lagger, (long long)elapsed, (unsigned long long)without_limit,
@@ -301,7 +274,7 @@ static void test_dead_replica_skipped_and_fallback(void **state)
     memset(big, 'y', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     freeReplyObject(fx_cmd(&topo.data[m], "SET spool:lag %s", big));
-    sleep_ms(1500);
+    fx_sleep_ms(1500);
     redisContext *r = NULL;
     assert_rc(POOL_ENOREPLICA, pool_get_reader(pf, &r));
     assert_null(r);
@@ -332,7 +305,7 @@ static void test_promoted_node_not_a_reader(void **state)
     assert_int_equal(fx_sentinel_failover(&topo, 0), 0);
     int nm = fx_wait_master_change(&topo, m, 15000);
     assert_true(nm >= 0);
-    sleep_ms(500);
+    fx_sleep_ms(500);
     for (int i = 0; i < 20; i++) {
         redisContext *r = NULL;
         int rc = pool_get_reader(p, &r);
@@ -352,7 +325,7 @@ static void test_leak_reported_once(void **state)
     pool_t *p = make_pool(&c);
     redisContext *w = NULL;
     assert_rc(0, pool_get_writer(p, &w));
-    sleep_ms(400);
+    fx_sleep_ms(400);
     pool_stats_t st;
     pool_stats(p, &st);
     assert_int_equal(st.leaks_reported, 1); /* once, not every housekeeping round */
@@ -360,7 +333,7 @@ static void test_leak_reported_once(void **state)
     pool_put(p, w);
     assert_rc(0, pool_get_writer(p, &w)); /* returned in time: no report */
     pool_put(p, w);
-    sleep_ms(300);
+    fx_sleep_ms(300);
     pool_stats(p, &st);
     assert_int_equal(st.leaks_reported, 1);
     pool_destroy(p);

@@ -140,7 +140,7 @@ static void assert_stays_on(fixture *f, pool_t *p, int idx, int after, int windo
     int64_t until = st_now_ns() + (int64_t)window_ms * 1000000;
     while (st_now_ns() < until) {
         st_assert_writers_on(p, &f->topo.data[idx], count);
-        st_sleep_ms(50);
+        fx_sleep_ms(50);
     }
     int n = st_count_events(f->ev, after + 1, POOL_EVENT_SWITCH_MASTER);
     if (n != 0)
@@ -236,7 +236,7 @@ static void *caller_main(void *arg)
                 freeReplyObject(r);
             pool_put(c->f->pool, ctx);
         }
-        st_sleep_ms(1);
+        fx_sleep_ms(1);
     }
     return NULL;
 }
@@ -261,12 +261,12 @@ static void test_borrowed_and_blocked_across_failover(void **state)
         cs[i].f = f;
         start_thread(f, caller_main, &cs[i]);
     }
-    st_sleep_ms(200);
+    fx_sleep_ms(200);
     int from = st_events_count(f->ev);
     int64_t trigger = 0;
     st_event sw;
     int nw = failover_and_wait(f, p, 0, 0, &trigger, &sw);
-    st_sleep_ms(500);
+    fx_sleep_ms(500);
     stop_threads(f);
 
     /* The held connection is from the old generation: the pool shut its
@@ -368,7 +368,7 @@ static void *writer_main(void *arg)
         r->t_got = st_now_ns();
         if (rc != 0) {
             w->get_errors++;
-            st_sleep_ms(1);
+            fx_sleep_ms(1);
             continue;
         }
         r->seq = ++seq;
@@ -418,12 +418,12 @@ static void test_measure_graceful_failover(void **state)
         ws[i].id = i;
         start_thread(f, writer_main, &ws[i]);
     }
-    st_sleep_ms(300);
+    fx_sleep_ms(300);
     int from = st_events_count(f->ev);
     int64_t trigger = 0;
     st_event sw;
     int nw = failover_and_wait(f, p, 0, 0, &trigger, &sw);
-    st_sleep_ms(1500);
+    fx_sleep_ms(1500);
     stop_threads(f);
 
     const int old_port = f->topo.data[0].port, new_port = f->topo.data[nw].port;

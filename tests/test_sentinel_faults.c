@@ -211,7 +211,7 @@ static void test_watcher_sentinel_killed(void **state)
     assert_int_equal(fx_node_kill9(&t->sentinel[0]), 0);
     if (st_wait_event(f->ev, from, POOL_EVENT_SENTINEL_LOST, t->sentinel[0].port, 5000) < 0)
         fail_msg("no SENTINEL_LOST for the killed sentinel (port %d)", t->sentinel[0].port);
-    st_sleep_ms(300);
+    fx_sleep_ms(300);
     /* Still on the same master: losing a sentinel is not a switch. */
     assert_int_equal(st_count_events(f->ev, from, POOL_EVENT_SWITCH_MASTER), 0);
     st_assert_writers_on(p, &t->data[0], 1);
@@ -231,26 +231,9 @@ static void test_watcher_sentinel_killed(void **state)
 /* Does sentinel s list peer as s_down? */
 static int sees_down(const fx_node *s, const char *name, int peer_port)
 {
-    redisReply *r = fx_cmd(s, "SENTINEL sentinels %s", name);
-    int down = 0;
-    if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < r->elements; i++) {
-            const redisReply *e = r->element[i];
-            int port = 0;
-            const char *flags = NULL;
-            for (size_t k = 0; e->type == REDIS_REPLY_ARRAY && k + 1 < e->elements; k += 2) {
-                if (strcmp(e->element[k]->str, "port") == 0)
-                    port = atoi(e->element[k + 1]->str);
-                else if (strcmp(e->element[k]->str, "flags") == 0)
-                    flags = e->element[k + 1]->str;
-            }
-            if (port == peer_port && flags != NULL && strstr(flags, "s_down") != NULL)
-                down = 1;
-        }
-    }
-    if (r != NULL)
-        freeReplyObject(r);
-    return down;
+    char flags[256];
+    return fx_sentinel_flags(s, "sentinels", name, peer_port, flags, sizeof(flags)) == 0 &&
+           strstr(flags, "s_down") != NULL;
 }
 
 /* How often sentinel s answered SENTINEL sentinels (INFO commandstats),
@@ -296,7 +279,7 @@ static void wait_watcher_quiet(fixture *f)
         }
         if (now > until)
             fail_msg("the watcher did not settle on sentinels 0 and 1");
-        st_sleep_ms(50);
+        fx_sleep_ms(50);
     }
 }
 
@@ -314,7 +297,7 @@ static pool_t *pool_without_sentinel2(fixture *f)
              sees_down(&t->sentinel[1], t->master_name, t->sentinel[2].port))) {
         if (st_now_ns() > until)
             fail_msg("sentinels 0 and 1 never saw sentinel 2 down");
-        st_sleep_ms(50);
+        fx_sleep_ms(50);
     }
     st_pool_cfg cfg;
     st_pool_cfg_init(&cfg, t, f->ev);

@@ -46,6 +46,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <hiredis/hiredis.h>
@@ -53,6 +54,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Time for tests: CLOCK_MONOTONIC in ms, and a sleep that survives signals. */
+int64_t fx_now_ms(void);
+void fx_sleep_ms(int ms);
 
 /* ------------------------------------------------------------------------ */
 /* Single servers                                                           */
@@ -223,6 +228,11 @@ int fx_wait_master_change(fx_topology *t, int old_index, int timeout_ms);
 int fx_wait_replicas_synced(fx_topology *t, int timeout_ms);
 /* "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"; -1 if it does not fit. */
 int fx_sentinels_string(const fx_topology *t, char *buf, size_t len);
+/* The flags sentinel s reports for the instance at port in
+ * SENTINEL <kind> <master_name>, kind "replicas" or "sentinels", copied to
+ * out. 0 when listed, -1 when not listed or the query failed. */
+int fx_sentinel_flags(const fx_node *s, const char *kind, const char *master_name, int port,
+                      char *out, size_t len);
 /* Print state and the tail of every node's logs to stderr. */
 void fx_topology_dump(const fx_topology *t);
 /* Print the tail of one node's logs to stderr. */

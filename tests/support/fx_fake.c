@@ -256,7 +256,7 @@ static void *fake_thread(void *arg)
     size_t cappfds = 0;
 
     for (;;) {
-        int64_t now = fxi_now_ms();
+        int64_t now = fx_now_ms();
         /* Advance every connection, drop closed ones, find the next timer. */
         int64_t next = -1;
         size_t live = 0;
@@ -294,7 +294,7 @@ static void *fake_thread(void *arg)
         }
         int timeout = 1000;
         if (next >= 0) {
-            int64_t d = next - fxi_now_ms();
+            int64_t d = next - fx_now_ms();
             timeout = d < 0 ? 0 : (d > 1000 ? 1000 : (int)d);
         }
         int pr = poll(pfds, np, timeout);

@@ -10,8 +10,6 @@
 
 #define FXI_POLL_STEP_MS 20
 
-int64_t fxi_now_ms(void);
-void fxi_sleep_ms(int ms);
 
 /* Print the last `lines` lines of a file to stderr (nothing if missing). */
 void fxi_tail(const char *path, int lines);

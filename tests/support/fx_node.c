@@ -38,7 +38,7 @@ enum { FXI_READY_OK = 0, FXI_READY_FAIL = -1, FXI_READY_PORT_TAKEN = -2 };
 /* Small utilities                                                          */
 /* ------------------------------------------------------------------------ */
 
-int64_t fxi_now_ms(void)
+int64_t fx_now_ms(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
@@ -46,7 +46,7 @@ int64_t fxi_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void fxi_sleep_ms(int ms)
+void fx_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -631,15 +631,15 @@ void fxi_stop_many(fx_node **nodes, size_t count, int grace_ms)
         if (n->stopped)
             kill(n->pid, SIGCONT); /* a stopped process never sees SIGTERM */
     }
-    int64_t deadline = fxi_now_ms() + grace_ms;
+    int64_t deadline = fx_now_ms() + grace_ms;
     for (;;) {
         int left = 0;
         for (size_t i = 0; i < count; i++)
             if (nodes[i] && !reap_nohang(nodes[i], NULL))
                 left++;
-        if (left == 0 || fxi_now_ms() >= deadline)
+        if (left == 0 || fx_now_ms() >= deadline)
             break;
-        fxi_sleep_ms(FXI_POLL_STEP_MS);
+        fx_sleep_ms(FXI_POLL_STEP_MS);
     }
     for (size_t i = 0; i < count; i++) {
         fx_node *n = nodes[i];
@@ -726,18 +726,18 @@ static int signal_and_wait_state(fx_node *n, int sig, int want_stopped, const ch
                 strerror(errno));
         return -1;
     }
-    int64_t deadline = fxi_now_ms() + 2000;
+    int64_t deadline = fx_now_ms() + 2000;
     for (;;) {
         char s = proc_state(n->pid);
         int is_stopped = s == 'T' || s == 't';
         if (s != 0 && is_stopped == want_stopped)
             break;
-        if (s == 0 || s == 'Z' || fxi_now_ms() >= deadline) {
+        if (s == 0 || s == 'Z' || fx_now_ms() >= deadline) {
             fprintf(stderr, "%s: port %d pid %d: state '%c' after signal\n", what, n->port,
                     (int)n->pid, s ? s : '?');
             return -1;
         }
-        fxi_sleep_ms(5);
+        fx_sleep_ms(5);
     }
     n->stopped = want_stopped;
     return 0;
@@ -771,7 +771,7 @@ static void describe_status(int status, char *buf, size_t len)
 
 static int wait_ready(fx_node *n, int timeout_ms, long log_off, long out_off, const char *what)
 {
-    int64_t deadline = fxi_now_ms() + timeout_ms;
+    int64_t deadline = fx_now_ms() + timeout_ms;
     char last[160] = "no answer yet";
     for (;;) {
         int status = 0;
@@ -819,12 +819,12 @@ static int wait_ready(fx_node *n, int timeout_ms, long log_off, long out_off, co
             redisFree(c);
             sigpipe_restore(&g);
         }
-        if (fxi_now_ms() >= deadline) {
+        if (fx_now_ms() >= deadline) {
             fprintf(stderr, "%s: port %d pid %d: not ready after %d ms (%s)\n", what, n->port,
                     (int)n->pid, timeout_ms, last);
             return FXI_READY_FAIL;
         }
-        fxi_sleep_ms(FXI_POLL_STEP_MS);
+        fx_sleep_ms(FXI_POLL_STEP_MS);
     }
 }
 

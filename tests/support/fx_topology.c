@@ -132,6 +132,19 @@ static const redisReply *find_instance(const redisReply *r, int port)
     return NULL;
 }
 
+int fx_sentinel_flags(const fx_node *s, const char *kind, const char *master_name, int port,
+                      char *out, size_t len)
+{
+    redisReply *r = fxi_cmd(s, FXT_QUERY_MS, 1, "SENTINEL %s %s", kind, master_name);
+    const redisReply *e = find_instance(r, port);
+    const char *flags = e ? fxi_kv(e, "flags") : NULL;
+    if (flags != NULL)
+        snprintf(out, len, "%s", flags);
+    if (r)
+        freeReplyObject(r);
+    return flags != NULL ? 0 : -1;
+}
+
 /* One round of the "ready for a failover" condition around master mi. */
 static int check_synced(fx_topology *t, int mi, char *why, size_t wl)
 {
@@ -235,16 +248,16 @@ static int check_synced(fx_topology *t, int mi, char *why, size_t wl)
 static int wait_synced_around(fx_topology *t, int mi, int timeout_ms, const char *what)
 {
     char why[256] = "";
-    int64_t deadline = fxi_now_ms() + timeout_ms;
+    int64_t deadline = fx_now_ms() + timeout_ms;
     for (;;) {
         int cur = mi >= 0 ? mi : fx_topology_master_index(t);
         if (cur < 0)
             snprintf(why, sizeof(why), "sentinels do not agree on a master whose ROLE is master");
         else if (check_synced(t, cur, why, sizeof(why)))
             return 0;
-        if (fxi_now_ms() >= deadline)
+        if (fx_now_ms() >= deadline)
             break;
-        fxi_sleep_ms(50);
+        fx_sleep_ms(50);
     }
     fprintf(stderr, "%s: not converged after %d ms: %s\n", what, timeout_ms, why);
     return -1;
@@ -377,14 +390,14 @@ int fx_sentinel_failover(fx_topology *t, int sentinel_idx)
 
 int fx_wait_master_change(fx_topology *t, int old_index, int timeout_ms)
 {
-    int64_t deadline = fxi_now_ms() + timeout_ms;
+    int64_t deadline = fx_now_ms() + timeout_ms;
     for (;;) {
         int idx = fx_topology_master_index(t);
         if (idx >= 0 && idx != old_index)
             return idx;
-        if (fxi_now_ms() >= deadline)
+        if (fx_now_ms() >= deadline)
             break;
-        fxi_sleep_ms(FXI_POLL_STEP_MS);
+        fx_sleep_ms(FXI_POLL_STEP_MS);
     }
     fprintf(stderr, "fx_wait_master_change: no agreed new master (old data[%d]) after %d ms\n",
             old_index, timeout_ms);
