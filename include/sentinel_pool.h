@@ -305,6 +305,9 @@ POOL_EXPORT int pool_current_master(pool_t *pool, char *host, size_t hostlen, in
 POOL_EXPORT const char *pool_strerror(int err);
 /* Static symbolic name, e.g. "POOL_ETIMEDOUT"; "POOL_UNKNOWN" for others. */
 POOL_EXPORT const char *pool_err_name(int err);
+/* Static name of an event type without its prefix, e.g. "SWITCH_MASTER";
+ * "UNKNOWN" for others. Thread-safe. */
+POOL_EXPORT const char *pool_event_name(pool_event_type_t type);
 /* "0.1.0" */
 POOL_EXPORT const char *pool_version(void);
 

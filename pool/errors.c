@@ -34,6 +34,20 @@ const char *pool_err_name(int err)
     }
 }
 
+const char *pool_event_name(pool_event_type_t type)
+{
+    switch (type) {
+    case POOL_EVENT_SWITCH_MASTER: return "SWITCH_MASTER";
+    case POOL_EVENT_MASTER_LOST: return "MASTER_LOST";
+    case POOL_EVENT_SENTINEL_LOST: return "SENTINEL_LOST";
+    case POOL_EVENT_SENTINEL_ADDED: return "SENTINEL_ADDED";
+    case POOL_EVENT_VALIDATION_FAILED: return "VALIDATION_FAILED";
+    case POOL_EVENT_WRITER_SUSPECT: return "WRITER_SUSPECT";
+    case POOL_EVENT_CONNECTION_LEAK: return "CONNECTION_LEAK";
+    }
+    return "UNKNOWN";
+}
+
 const char *pool_version(void)
 {
     return XSTR_(SENTINEL_POOL_VERSION_MAJOR) "." XSTR_(SENTINEL_POOL_VERSION_MINOR) "." XSTR_(

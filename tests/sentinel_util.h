@@ -90,20 +90,6 @@ static inline void st_events_free(st_events *e)
     free(e);
 }
 
-static inline const char *st_event_name(pool_event_type_t t)
-{
-    switch (t) {
-    case POOL_EVENT_SWITCH_MASTER: return "SWITCH_MASTER";
-    case POOL_EVENT_MASTER_LOST: return "MASTER_LOST";
-    case POOL_EVENT_SENTINEL_LOST: return "SENTINEL_LOST";
-    case POOL_EVENT_SENTINEL_ADDED: return "SENTINEL_ADDED";
-    case POOL_EVENT_VALIDATION_FAILED: return "VALIDATION_FAILED";
-    case POOL_EVENT_WRITER_SUSPECT: return "WRITER_SUSPECT";
-    case POOL_EVENT_CONNECTION_LEAK: return "CONNECTION_LEAK";
-    }
-    return "?";
-}
-
 static int st_verbose = -1;
 
 static inline int st_is_verbose(void)
@@ -139,7 +125,7 @@ static inline void st_event_fn(void *ud, const pool_event_t *ev)
     if (st_is_verbose() || ev->type == POOL_EVENT_SWITCH_MASTER ||
         ev->type == POOL_EVENT_MASTER_LOST)
         fprintf(stderr, "[%9.3f] event %s gen %llu: %s\n", st_ms(now - st_t0_ns) / 1000.0,
-                st_event_name(ev->type), (unsigned long long)ev->generation,
+                pool_event_name(ev->type), (unsigned long long)ev->generation,
                 ev->detail ? ev->detail : "(null)");
 }
 
@@ -334,7 +320,7 @@ static inline void st_assert_switch(const st_event *e, int old_port, int new_por
                                     uint64_t generation)
 {
     if (e->type != POOL_EVENT_SWITCH_MASTER)
-        fail_msg("event type %s, want SWITCH_MASTER", st_event_name(e->type));
+        fail_msg("event type %s, want SWITCH_MASTER", pool_event_name(e->type));
     if (old_port > 0 && (strcmp(e->old_host, "127.0.0.1") != 0 || e->old_port != old_port))
         fail_msg("switch old address %s:%d, want 127.0.0.1:%d", e->old_host, e->old_port,
                  old_port);

@@ -182,6 +182,8 @@ static void test_bad_options(void **state)
     assert_string_equal(pool_err_name(POOL_ETIMEDOUT), "POOL_ETIMEDOUT");
     assert_string_equal(pool_strerror(0), "success");
     assert_string_equal(pool_version(), "0.1.0");
+    assert_string_equal(pool_event_name(POOL_EVENT_SWITCH_MASTER), "SWITCH_MASTER");
+    assert_string_equal(pool_event_name((pool_event_type_t)99), "UNKNOWN");
 }
 
 /* ---- Basics ---------------------------------------------------------------- */

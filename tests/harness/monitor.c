@@ -98,20 +98,6 @@ void h_phase(h_run *r, const char *fmt, ...)
 
 /* ---- Pool callbacks (library threads; never under a library lock) ------- */
 
-static const char *event_name(pool_event_type_t t)
-{
-    switch (t) {
-    case POOL_EVENT_SWITCH_MASTER: return "SWITCH_MASTER";
-    case POOL_EVENT_MASTER_LOST: return "MASTER_LOST";
-    case POOL_EVENT_SENTINEL_LOST: return "SENTINEL_LOST";
-    case POOL_EVENT_SENTINEL_ADDED: return "SENTINEL_ADDED";
-    case POOL_EVENT_VALIDATION_FAILED: return "VALIDATION_FAILED";
-    case POOL_EVENT_WRITER_SUSPECT: return "WRITER_SUSPECT";
-    case POOL_EVENT_CONNECTION_LEAK: return "CONNECTION_LEAK";
-    }
-    return "EVENT?";
-}
-
 static void fmt_addr(char *out, size_t len, const char *host, int port)
 {
     if (host == NULL)
@@ -169,7 +155,7 @@ void h_event_cb(void *userdata, const pool_event_t *e)
     char when[48] = "";
     if (since >= 0)
         snprintf(when, sizeof(when), ", %.3f s after the trigger", since);
-    h_say(r, "pool event %s gen %llu: %s%s", event_name(e->type),
+    h_say(r, "pool event %s gen %llu: %s%s", pool_event_name(e->type),
           (unsigned long long)e->generation, e->detail, when);
     if (e->type == POOL_EVENT_SWITCH_MASTER && since >= 0)
         h_narrate(r,
