@@ -222,22 +222,6 @@ static int borrow_from(pool_t *p, const spool_addr *target, uint64_t rgen, int64
     return atomic_load(&p->shutdown) ? POOL_ESHUTDOWN : 1;
 }
 
-static int get_reader(pool_t *p, redisContext **out);
-
-int pool_get_reader(pool_t *p, redisContext **out)
-{
-    if (out != NULL)
-        *out = NULL;
-    if (p == NULL || out == NULL)
-        return POOL_EINVAL;
-    if (atomic_load(&p->shutdown))
-        return POOL_ESHUTDOWN;
-    spool_pin(p); /* it may nap: pool_destroy() must not free the pool meanwhile */
-    int rc = get_reader(p, out);
-    spool_unpin(p);
-    return rc;
-}
-
 static int get_reader(pool_t *p, redisContext **out)
 {
     int64_t deadline = spool_deadline_ms(p->cfg.checkout_timeout_ms);
@@ -279,6 +263,20 @@ static int get_reader(pool_t *p, redisContext **out)
         return rc;
     }
     return POOL_ENOREPLICA;
+}
+
+int pool_get_reader(pool_t *p, redisContext **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (p == NULL || out == NULL)
+        return POOL_EINVAL;
+    if (atomic_load(&p->shutdown))
+        return POOL_ESHUTDOWN;
+    spool_pin(p); /* it may nap: pool_destroy() must not free the pool meanwhile */
+    int rc = get_reader(p, out);
+    spool_unpin(p);
+    return rc;
 }
 
 void spool_reader_put(pool_t *p, spool_slot *s)
