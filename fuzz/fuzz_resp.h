@@ -1,9 +1,10 @@
 /* Shared by the fuzz targets that take RESP: feed the bytes through hiredis'
- * own reader so the decoders see exactly the reply objects the library sees.
+ * own reader under the library's reply guard (pool/reply_guard.c, the code
+ * every library connection reads through), so the decoders see exactly the
+ * reply objects the library sees, RESP3 types included on hiredis 1.x.
  *
  * hiredis 0.14 has no cap on array sizes ("*2147483647" asks for 16 GiB, and
- * Debian's build aborts on a failed allocation), so the reader's createArray
- * is wrapped with the kind of limit the pool installs on real connections.
+ * Debian's build aborts on a failed allocation); the guard's cap stops it.
  * Everything lives on the stack: no state is kept between inputs. */
 #ifndef SPOOL_FUZZ_RESP_H
 #define SPOOL_FUZZ_RESP_H
@@ -12,28 +13,24 @@
 #include <stdint.h>
 #include <hiredis/hiredis.h>
 
+#include "pool/reply_guard.h"
+
 #define FUZZ_MAX_ELEMENTS 4096 /* above SP_INSTANCES_MAX, so the cap is reached */
+#define FUZZ_MAX_BULK 65536
 #define FUZZ_MAX_REPLIES 64
 
-static void *fuzz_create_array(const redisReadTask *t, int elements)
-{
-    const redisReplyObjectFunctions *orig = t->privdata;
-    if (elements > FUZZ_MAX_ELEMENTS)
-        return NULL; /* the reader reports an out-of-memory error */
-    return orig->createArray(t, elements);
-}
-
-/* Call fn on every complete reply in data[0..size). */
-static void fuzz_each_reply(const uint8_t *data, size_t size, void (*fn)(const redisReply *))
+/* Call fn on every complete reply in data[0..size); *marks gets the guard's
+ * marks when marks is not NULL. */
+static void fuzz_each_reply_marked(const uint8_t *data, size_t size,
+                                   void (*fn)(const redisReply *), _Atomic int *marks)
 {
     redisReader *rd = redisReaderCreate();
     if (rd == NULL)
         return;
-    redisReplyObjectFunctions fns = *rd->fn;
-    fns.createArray = fuzz_create_array;
-    rd->privdata = rd->fn;
-    rd->fn = &fns;
-    if (redisReaderFeed(rd, (const char *)data, size) == REDIS_OK) {
+    spool_reply_guard guard = {
+        .max_elements = FUZZ_MAX_ELEMENTS, .max_bulk = FUZZ_MAX_BULK, .flags = marks};
+    if (spool_reply_guard_install(rd, &guard) != NULL &&
+        redisReaderFeed(rd, (const char *)data, size) == REDIS_OK) {
         for (int i = 0; i < FUZZ_MAX_REPLIES; i++) {
             void *r = NULL;
             if (redisReaderGetReply(rd, &r) != REDIS_OK || r == NULL)
@@ -43,6 +40,11 @@ static void fuzz_each_reply(const uint8_t *data, size_t size, void (*fn)(const r
         }
     }
     redisReaderFree(rd);
+}
+
+static void fuzz_each_reply(const uint8_t *data, size_t size, void (*fn)(const redisReply *))
+{
+    fuzz_each_reply_marked(data, size, fn, NULL);
 }
 
 #endif

@@ -17,78 +17,28 @@ int64_t spool_coarse_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* ---- Reply wrappers ------------------------------------------------------
- * hiredis lets a reader carry its own reply-object functions and a privdata
- * pointer that every read task sees. We wrap the defaults to mark a
- * connection that reads -READONLY/-MASTERDOWN (passively, whatever command
- * the caller ran) and to refuse replies beyond the configured limits before
- * hiredis allocates them (0.14 has no cap of its own). */
+/* ---- Reply guard -----------------------------------------------------------
+ * Every reply a pool connection reads, whatever command the caller ran,
+ * goes through the slot's reply guard (reply_guard.h): it marks a connection
+ * that reads -READONLY/-MASTERDOWN and refuses replies beyond the pool's
+ * limits before hiredis allocates them (0.14 has no cap of its own). */
+
+static void install_guard(pool_t *p, spool_slot *s, redisContext *c)
+{
+    /* Chained to hiredis' functions, not to spool_connect()'s fixed caps,
+     * so the pool's own limits are the ones that apply. */
+    s->guard.max_elements = p->cfg.max_reply_elements;
+    s->guard.max_bulk = p->cfg.max_reply_bulk;
+    s->guard.flags = &s->flags;
+    s->guard.base = spool_reply_guard_base(c->reader);
+    spool_reply_guard_attach(c->reader, &s->guard);
+    atomic_store_explicit(&s->flags, 0, memory_order_relaxed);
+}
 
 static int starts_with(const char *s, size_t len, const char *prefix)
 {
     size_t n = strlen(prefix);
     return len >= n && memcmp(s, prefix, n) == 0;
-}
-
-static void *wrap_string(const redisReadTask *t, char *str, size_t len)
-{
-    spool_slot *s = t->privdata;
-    if ((long long)len > s->pool->cfg.max_reply_bulk) {
-        atomic_fetch_or_explicit(&s->flags, SLOT_F_LIMIT, memory_order_relaxed);
-        return NULL;
-    }
-    if (t->type == REDIS_REPLY_ERROR &&
-        (starts_with(str, len, "READONLY") || starts_with(str, len, "MASTERDOWN")))
-        atomic_fetch_or_explicit(&s->flags, SLOT_F_READONLY, memory_order_relaxed);
-    return s->orig_fns->createString(t, str, len);
-}
-
-static void *wrap_array(const redisReadTask *t, int elements)
-{
-    spool_slot *s = t->privdata;
-    if ((long long)elements > s->pool->cfg.max_reply_elements) {
-        atomic_fetch_or_explicit(&s->flags, SLOT_F_LIMIT, memory_order_relaxed);
-        return NULL;
-    }
-    return s->orig_fns->createArray(t, elements);
-}
-
-static void *wrap_integer(const redisReadTask *t, long long value)
-{
-    spool_slot *s = t->privdata;
-    return s->orig_fns->createInteger(t, value);
-}
-
-static void *wrap_nil(const redisReadTask *t)
-{
-    spool_slot *s = t->privdata;
-    return s->orig_fns->createNil(t);
-}
-
-void spool_conn_init_reply_fns(pool_t *p)
-{
-    p->reply_fns.createString = wrap_string;
-    p->reply_fns.createArray = wrap_array;
-    p->reply_fns.createInteger = wrap_integer;
-    p->reply_fns.createNil = wrap_nil;
-    /* freeObject gets no task, so it cannot find the slot; hiredis' default
-     * is the public freeReplyObject, which is what we wrap. */
-    p->reply_fns.freeObject = freeReplyObject;
-}
-
-static void install_wrappers(pool_t *p, spool_slot *s, redisContext *c)
-{
-    /* Chain to hiredis' functions, not to spool_connect()'s fixed caps,
-     * so the pool's own limits are the ones that apply. */
-    s->orig_fns = spool_reader_base_fns(c);
-    c->reader->fn = &p->reply_fns;
-    c->reader->privdata = s;
-#if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
-    /* hiredis 1.x has its own array cap: keep it in line with ours (0.14
-     * has none; the wrappers above are what enforces the limit there). */
-    c->reader->maxelements = (long long)p->cfg.max_reply_elements;
-#endif
-    atomic_store_explicit(&s->flags, 0, memory_order_relaxed);
 }
 
 /* ---- Handshake ------------------------------------------------------------ */
@@ -192,7 +142,7 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
     int rc = spool_connect_ex(host, port, deadline_ns, cfg->command_timeout_ms, cancelled, arg, &c);
     if (rc != 0)
         return rc == POOL_ETIMEDOUT ? POOL_ECONNECT : rc;
-    install_wrappers(p, s, c);
+    install_guard(p, s, c);
 
     spool_cmd cmds[4];
     int n = 0, auth_at = -1, select_at = -1, role_at = -1;

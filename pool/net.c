@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "pool/reply_guard.h"
 #include "sentinel_pool.h"
 
 #define DEFAULT_MAX_BUFFER (64LL * 1024 * 1024)
@@ -70,54 +72,35 @@ int spool_map_redis_err(const redisContext *c)
  * sentinel (or from a node asked ROLE) made it calloc 16 GiB, wait for the
  * elements until the deadline, and then free the half-built reply by
  * walking all 2^31 slots: seconds of page faults per answer. Contexts from
- * spool_connect() carry these wrappers (hiredis' own table in privdata);
- * pool connections swap in their own limits (conn.c), chaining to hiredis'
- * functions found through spool_reader_base_fns(). Strings need no cap
- * here: hiredis builds one only once all of it is buffered, and
- * read_replies() bounds the buffer. */
+ * spool_connect() carry a reply guard with this cap; pool connections
+ * replace it with their own (conn.c). Strings need no cap here: hiredis
+ * builds one only once all of it is buffered, and read_replies() bounds the
+ * buffer. The guard also supplies the reply functions hiredis 1.x calls for
+ * RESP3 doubles and booleans, which a table without them turns into a crash. */
 #define NET_MAX_ELEMENTS (1 << 20) /* as pool_options_t.max_reply_elements' default */
 
-static const redisReplyObjectFunctions *net_base(const redisReadTask *t) { return t->privdata; }
+/* The same for every context: hiredis' default functions (one table inside
+ * hiredis), found once from a scratch reader, then only read. */
+static spool_reply_guard net_guard = {.max_elements = NET_MAX_ELEMENTS};
+static pthread_once_t net_guard_once = PTHREAD_ONCE_INIT;
 
-static void *net_create_string(const redisReadTask *t, char *str, size_t len)
+static void net_guard_init(void)
 {
-    return net_base(t)->createString(t, str, len);
+    redisReader *r = redisReaderCreate();
+    if (r != NULL) {
+        net_guard.base = r->fn;
+        redisReaderFree(r);
+    }
 }
 
-static void *net_create_array(const redisReadTask *t, int elements)
+static int cap_replies(redisContext *c)
 {
-    if (elements > NET_MAX_ELEMENTS)
-        return NULL; /* hiredis reports it as out of memory: POOL_ELIMIT */
-    return net_base(t)->createArray(t, elements);
-}
-
-static void *net_create_integer(const redisReadTask *t, long long value)
-{
-    return net_base(t)->createInteger(t, value);
-}
-
-static void *net_create_nil(const redisReadTask *t) { return net_base(t)->createNil(t); }
-
-/* Never written: hiredis' reader just wants a non-const pointer. */
-static redisReplyObjectFunctions net_reply_fns = {
-    .createString = net_create_string,
-    .createArray = net_create_array,
-    .createInteger = net_create_integer,
-    .createNil = net_create_nil,
-    .freeObject = freeReplyObject, /* hiredis' default; it gets no task */
-};
-
-static void cap_replies(redisContext *c)
-{
-    if (c->reader->fn == NULL || c->reader->fn == &net_reply_fns)
-        return;
-    c->reader->privdata = c->reader->fn;
-    c->reader->fn = &net_reply_fns;
-}
-
-redisReplyObjectFunctions *spool_reader_base_fns(const redisContext *c)
-{
-    return c->reader->fn == &net_reply_fns ? c->reader->privdata : c->reader->fn;
+    if (pthread_once(&net_guard_once, net_guard_init) != 0 || net_guard.base == NULL)
+        return POOL_ENOMEM; /* the scratch reader's allocation failed */
+    if (c->reader->fn != net_guard.base)
+        return POOL_EPROTO; /* not hiredis' defaults: never seen, refuse rather than guess */
+    spool_reply_guard_attach(c->reader, &net_guard);
+    return 0;
 }
 
 /* Asynchronous name resolution so a slow resolver cannot hold a caller past
@@ -293,7 +276,11 @@ int spool_connect_ex(const char *host, int port, int64_t deadline_ns, int cmd_ti
         redisFree(c);
         return POOL_ECONNECT;
     }
-    cap_replies(c);
+    rc = cap_replies(c);
+    if (rc != 0) {
+        redisFree(c);
+        return rc;
+    }
     *out = c;
     return 0;
 }

@@ -53,10 +53,9 @@ int spool_roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t n
 int spool_command(redisContext *c, int64_t deadline_ns, int abort_fd, redisReply **reply,
                   int argc, const char **argv);
 
-/* Contexts from spool_connect() refuse arrays of more than 2^20 elements
- * (hiredis 0.14 has no cap). This returns the reply functions underneath
- * (hiredis' own), for a caller installing its own wrappers (conn.c). */
-redisReplyObjectFunctions *spool_reader_base_fns(const redisContext *c);
+/* Contexts from spool_connect() carry a reply guard (reply_guard.h) that
+ * refuses arrays of more than 2^20 elements (hiredis 0.14 has no cap) and
+ * builds every RESP3 type hiredis 1.x parses. */
 
 /* Map a failed context (c->err) to a POOL_E* code. */
 int spool_map_redis_err(const redisContext *c);

@@ -637,9 +637,12 @@ spool_slot *spool_slot_of(spool_slot *slots, int n, const redisContext *c)
 {
     if (n == 0 || c->reader == NULL)
         return NULL;
+    /* The reader's privdata is the slot's reply guard (conn.c). */
     uintptr_t x = (uintptr_t)c->reader->privdata, base = (uintptr_t)slots;
-    if (x < base || x >= base + (uintptr_t)n * sizeof(spool_slot) ||
-        (x - base) % sizeof(spool_slot) != 0)
+    if (x < base + offsetof(spool_slot, guard))
+        return NULL;
+    x -= offsetof(spool_slot, guard);
+    if (x >= base + (uintptr_t)n * sizeof(spool_slot) || (x - base) % sizeof(spool_slot) != 0)
         return NULL;
     spool_slot *s = (spool_slot *)x;
     int st = atomic_load_explicit(&s->state, memory_order_relaxed);
@@ -979,7 +982,6 @@ int pool_create(const pool_options_t *opts, pool_t **out)
         return rc;
     }
     atomic_init(&p->refs, p->nslots + p->nrslots + 1);
-    spool_conn_init_reply_fns(p);
     check_sigpipe(p);
 
     if (p->cfg.master_addr != NULL) {

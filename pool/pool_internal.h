@@ -8,6 +8,7 @@
 
 #include "pool/addr.h"
 #include "pool/pool_watch.h"
+#include "pool/reply_guard.h"
 #include "pool/role.h"
 #include "sentinel_pool.h"
 
@@ -29,9 +30,9 @@ enum {
 /* Per-connection marks set by the reply wrappers (any thread reading the
  * connection) and read on put. */
 enum {
-    SLOT_F_READONLY = 1, /* saw -READONLY or -MASTERDOWN */
-    SLOT_F_LIMIT = 2,    /* a reply exceeded the size limits */
-    SLOT_F_LEAKED = 4,   /* leak already reported for this borrow */
+    SLOT_F_READONLY = SPOOL_REPLY_READONLY, /* saw -READONLY or -MASTERDOWN */
+    SLOT_F_LIMIT = SPOOL_REPLY_LIMIT,       /* a reply exceeded the size limits */
+    SLOT_F_LEAKED = 4,                      /* leak already reported for this borrow */
 };
 
 typedef struct spool_slot {
@@ -50,7 +51,7 @@ typedef struct spool_slot {
     /* Off the hot path. */
     _Atomic int64_t borrowed_ns;       /* coarse clock at checkout, for leak detection */
     _Atomic unsigned long borrower;    /* pthread_self() of the borrower, for leak reports */
-    redisReplyObjectFunctions *orig_fns; /* hiredis' own reply functions, wrapped */
+    spool_reply_guard guard;           /* the reader's privdata: limits, marks into flags */
     _Atomic uint64_t addr_key;         /* readers: hash of raddr[index], a hint any thread
                                           may read (raddr itself is the holder's) */
 } __attribute__((aligned(SPOOL_CACHELINE))) spool_slot;
@@ -97,7 +98,6 @@ struct pool {
     /* Copies of the options every checkout reads, on this same line. */
     int hot_validate, hot_validate_idle_ms, hot_health_ping, hot_leak_ms;
     spool_config cfg;
-    redisReplyObjectFunctions reply_fns; /* our wrappers, installed on every context */
     char pad_[SPOOL_CACHELINE];
 
     pthread_mutex_t mu;      /* guards the writer address and the sleeps below */
@@ -177,8 +177,6 @@ int spool_conn_ping(pool_t *p, redisContext *c, int64_t deadline_ns);
 /* Non-blocking look at the socket: 0 when nothing is pending, else POOL_EIO
  * (peer closed, error, or bytes nobody asked for). */
 int spool_conn_peek(const redisContext *c);
-/* The reply-object wrappers (READONLY marks, size limits). */
-void spool_conn_init_reply_fns(pool_t *p);
 
 /* Coarse monotonic clock for idle windows: a few ns, resolution ~4 ms. */
 int64_t spool_coarse_ns(void);

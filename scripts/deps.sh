@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install the Debian 12 packages needed to build, test and fuzz sentinel_pool.
-# Only missing packages are installed; nothing happens when all are present.
+# Install the Debian packages needed to build, test and fuzz sentinel_pool, on
+# Debian 12 (bookworm: hiredis 0.14.1, gcc 12, Redis 7.0) or Debian 13 (trixie:
+# hiredis 1.2.0, gcc 14, Redis 8.0, Valkey 8.1). Only missing packages are
+# installed; nothing happens when all are present.
 # Services (redis-server, redis-sentinel) are prevented from starting during
 # installation: the tests start their own servers and never use the system ones.
 set -euo pipefail
@@ -15,10 +17,26 @@ PACKAGES=(
     redis-sentinel
     valgrind
     clang
-    libclang-rt-14-dev
+    libclang-rt-dev
     procps
     iproute2
 )
+
+# What differs per release. libclang-rt-dev (the fuzzer and sanitizer runtimes
+# of the default clang) has that name on both; Valkey is packaged from 13 on.
+release_codename() {
+    local id=""
+    if [ -r /etc/os-release ]; then
+        id="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+    fi
+    echo "${id:-unknown}"
+}
+case "$(release_codename)" in
+    bookworm) ;;
+    trixie) PACKAGES+=(valkey-server valkey-sentinel) ;;
+    *) echo "deps.sh: not Debian 12 or 13 ($(release_codename)); trying the Debian 13 names" >&2
+       PACKAGES+=(valkey-server valkey-sentinel) ;;
+esac
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -1,0 +1,102 @@
+/* Everything that differs between the hiredis versions we build against,
+ * in one place: 0.14.1 (Debian 12) and 1.x (1.2.0 on Debian 13, Ubuntu 24.04
+ * and most current distributions). The rest of the library writes to the API
+ * both share and asks this header for the rest; no other file tests
+ * HIREDIS_MAJOR.
+ *
+ *   what                      0.14                      1.x
+ *   createArray's count       int                       size_t
+ *   createDouble, createBool  absent                    called for ',' and '#'
+ *   RESP3 type bytes          protocol error            all parsed, on any connection
+ *   reader element cap        none                      maxelements (protocol error)
+ *   nesting depth             7 (protocol error)        grows without a fixed cap
+ */
+#ifndef SPOOL_HIREDIS_COMPAT_H
+#define SPOOL_HIREDIS_COMPAT_H
+
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+
+#if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
+#define SPOOL_HIREDIS_1X 1
+#else
+#define SPOOL_HIREDIS_1X 0
+#endif
+
+/* Reader nesting hiredis accepts before failing a reply as a protocol error
+ * (0 = no fixed limit). */
+#define SPOOL_HIREDIS_MAX_DEPTH (SPOOL_HIREDIS_1X ? 0 : 7)
+
+/* The type of createArray's element count. */
+#if SPOOL_HIREDIS_1X
+typedef size_t spool_hr_count_t;
+#else
+typedef int spool_hr_count_t;
+#endif
+
+/* Our own signatures for the 1.x-only reply functions; on 0.14 hiredis never
+ * calls them. */
+typedef void *(*spool_hr_double_fn)(const redisReadTask *t, double value, char *str, size_t len);
+typedef void *(*spool_hr_bool_fn)(const redisReadTask *t, int value);
+
+/* A reply-function table from the functions both versions share plus the
+ * 1.x ones (left out on 0.14). */
+#if SPOOL_HIREDIS_1X
+#define SPOOL_HR_REPLY_FNS(string, array, integer, dbl, nil, boolean, free_obj)                   \
+    {.createString = (string), .createArray = (array), .createInteger = (integer),               \
+     .createDouble = (dbl), .createNil = (nil), .createBool = (boolean), .freeObject = (free_obj)}
+#else
+#define SPOOL_HR_REPLY_FNS(string, array, integer, dbl, nil, boolean, free_obj)                   \
+    {.createString = (string), .createArray = (array), .createInteger = (integer),               \
+     .createNil = (nil), .freeObject = (free_obj)}
+#endif
+
+/* Chain to the 1.x-only functions of a table (never reached on 0.14). */
+static inline void *spool_hr_create_double(const redisReplyObjectFunctions *fns,
+                                           const redisReadTask *t, double v, char *s, size_t len)
+{
+#if SPOOL_HIREDIS_1X
+    return fns->createDouble != NULL ? fns->createDouble(t, v, s, len) : NULL;
+#else
+    (void)fns, (void)t, (void)v, (void)s, (void)len;
+    return NULL;
+#endif
+}
+
+static inline void *spool_hr_create_bool(const redisReplyObjectFunctions *fns,
+                                         const redisReadTask *t, int v)
+{
+#if SPOOL_HIREDIS_1X
+    return fns->createBool != NULL ? fns->createBool(t, v) : NULL;
+#else
+    (void)fns, (void)t, (void)v;
+    return NULL;
+#endif
+}
+
+/* Aggregates hiredis' own reply objects can hold. 1.x parses RESP3
+ * attributes ('|') but its default functions cannot build them (an
+ * attribute's children assert on their parent's type). */
+static inline int spool_hr_aggregate_ok(int type)
+{
+#if SPOOL_HIREDIS_1X
+    return type == REDIS_REPLY_ARRAY || type == REDIS_REPLY_MAP || type == REDIS_REPLY_SET ||
+           type == REDIS_REPLY_PUSH;
+#else
+    return type == REDIS_REPLY_ARRAY;
+#endif
+}
+
+/* Switch off the reader's own element cap: the library's reply functions
+ * enforce theirs, so an oversized array fails the same way (out of memory,
+ * never a protocol error) whichever hiredis is linked. */
+static inline void spool_hr_reader_cap_off(redisReader *r)
+{
+#if SPOOL_HIREDIS_1X
+    r->maxelements = 0;
+#else
+    (void)r;
+#endif
+}
+
+#endif
