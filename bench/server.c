@@ -70,7 +70,10 @@ static pid_t spawn(const char *dir, int port, int maxclients)
         _exit(127);
     if (chdir(dir) != 0)
         _exit(127);
-    execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
+    const char *prog = getenv("SENTINEL_POOL_SERVER"); /* e.g. valkey-server */
+    if (prog == NULL || *prog == '\0')
+        prog = "redis-server";
+    execlp(prog, prog, "--port", p, "--bind", "127.0.0.1", "--save", "",
            "--appendonly", "no", "--daemonize", "no", "--dir", dir, "--maxclients", mc,
            "--logfile", log, (char *)NULL);
     _exit(127);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "pool/hiredis_compat.h"
 #include "pool/net.h"
 #include "pool/pool_internal.h"
 
@@ -62,7 +63,7 @@ static int role_from_info(pool_t *p, redisContext *c, int64_t deadline_ns, spool
     int rc = spool_command(c, deadline_ns, -1, &r, 2, argv);
     if (rc != 0)
         return rc;
-    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+    if (spool_hr_is_text(r->type))
         rc = spool_role_parse_info(r->str, r->len, out);
     else
         rc = starts_with(r->str ? r->str : "", r->len, "NOPERM") ? POOL_EAUTH : POOL_EPROTO;

@@ -87,6 +87,18 @@ static inline int spool_hr_aggregate_ok(int type)
 #endif
 }
 
+/* Replies that carry text in str/len: on 1.x also a verbatim string (what
+ * INFO answers on a connection a borrower switched to RESP3; hiredis strips
+ * its "txt:" prefix into vtype). */
+static inline int spool_hr_is_text(int type)
+{
+#if SPOOL_HIREDIS_1X
+    if (type == REDIS_REPLY_VERB)
+        return 1;
+#endif
+    return type == REDIS_REPLY_STRING || type == REDIS_REPLY_STATUS;
+}
+
 /* Switch off the reader's own element cap: the library's reply functions
  * enforce theirs, so an oversized array fails the same way (out of memory,
  * never a protocol error) whichever hiredis is linked. */

@@ -500,26 +500,6 @@ static void test_reply_over_limits(void **state)
 #undef CHECK_LIMIT
 }
 
-/* Nesting deeper than hiredis supports is a protocol error: evicted as
- * broken, not for a limit. */
-static void test_reply_too_deep(void **state)
-{
-    (void)state;
-    fx_fake f;
-    fx_fake_step steps[] = {FX_READ, FX_SEND_STR("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n"
-                                                 "*1\r\n:1\r\n"),
-                            FX_HANG};
-    start_fake(&f, steps, 3);
-    pool_t *p = fake_data_pool(&f, 0, 0);
-    get_fails(p, REDIS_ERR_PROTOCOL);
-    pool_stats_t st = stats(p);
-    assert_int_equal(st.evicted_broken, 1);
-    assert_int_equal(st.evicted_limit, 0);
-    assert_int_equal(st.in_use, 0);
-    pool_destroy(p);
-    fx_fake_stop(&f);
-}
-
 /* ---- A malformed handshake ---------------------------------------------------- */
 
 typedef struct handshake_case {
@@ -1185,7 +1165,6 @@ int main(void)
         cmocka_unit_test(test_close_mid_reply),
         cmocka_unit_test(test_reset_mid_reply),
         cmocka_unit_test(test_reply_over_limits),
-        cmocka_unit_test(test_reply_too_deep),
         cmocka_unit_test(test_handshake_replies),
         cmocka_unit_test(test_validation_reply_out_of_step),
         cmocka_unit_test(test_exhausted_then_destroyed),

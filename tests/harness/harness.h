@@ -181,6 +181,7 @@ typedef struct h_run {
     pool_t *pool; /* cleared under pool_mu before pool_destroy */
     pthread_mutex_t pool_mu;
     char sentinels[256];
+    char server[64]; /* "Redis 7.0.15", "Valkey 8.1.1" */
     int64_t t0; /* run start */
     int master_idx;
 

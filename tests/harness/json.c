@@ -38,6 +38,9 @@ int h_write_json(h_run *r, const ev_sum *sums, kind_sum *ks, const inv *v, int n
     }
     fprintf(f, "{\n  \"result\": \"%s\",\n  \"writers\": %d,\n  \"rate_per_writer\": %d,\n",
             failed ? "FAIL" : "PASS", nw, r->o.rate);
+    fprintf(f, "  \"server\": ");
+    json_str(f, r->server);
+    fprintf(f, ",\n  \"hiredis\": \"%d.%d\",\n", HIREDIS_MAJOR, HIREDIS_MINOR);
     fprintf(f, "  \"final_master_port\": %d,\n  \"events\": [\n", r->final_master_port);
     for (int b = 0; b < r->n_buckets; b++) {
         const h_event *e = &r->ev[b];

@@ -287,9 +287,11 @@ int main(int argc, char **argv)
         fx_topology_stop(&r->topo);
         return 2;
     }
-    h_say(r, "topology up: master 127.0.0.1:%d, replicas 127.0.0.1:%d and 127.0.0.1:%d, "
+    fx_server_version(&r->topo.data[0], r->server, sizeof(r->server));
+    h_say(r, "topology up (%s): master 127.0.0.1:%d, replicas 127.0.0.1:%d and 127.0.0.1:%d, "
              "sentinels %s",
-          r->topo.data[0].port, r->topo.data[1].port, r->topo.data[2].port, r->sentinels);
+          r->server, r->topo.data[0].port, r->topo.data[1].port, r->topo.data[2].port,
+          r->sentinels);
     if (h_swatch_start(r) != 0) {
         fprintf(stderr, "failover_harness: cannot start the sentinel watch\n");
         fx_topology_stop(&r->topo);

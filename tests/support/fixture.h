@@ -36,8 +36,11 @@
  * calling thread around their writes. A context returned by fx_connect() is
  * plain hiredis: writing to a dead peer with it raises SIGPIPE.
  *
- * ENVIRONMENT: FX_REDIS_SERVER and FX_REDIS_SENTINEL override the binaries
- * (default: found in $PATH, then /usr/bin). FX_KEEP_DIRS=1 keeps the
+ * ENVIRONMENT: SENTINEL_POOL_SERVER and SENTINEL_POOL_SENTINEL name the
+ * programs, by name (found in $PATH, then /usr/bin) or path: default
+ * redis-server and redis-sentinel; SENTINEL_POOL_SERVER=valkey-server alone
+ * runs the sentinels as valkey-server --sentinel. (FX_REDIS_SERVER and
+ * FX_REDIS_SENTINEL are older names for the same.) FX_KEEP_DIRS=1 keeps the
  * temporary directories after stop, for post-mortems.
  */
 #ifndef SENTINEL_POOL_TEST_FIXTURE_H
@@ -153,6 +156,10 @@ int fx_node_restart(fx_node *n);
 /* Blocking context, 2 s connect and command timeouts, AUTH done if the node
  * has credentials. NULL (and a message) on failure. Free with redisFree. */
 redisContext *fx_connect(const fx_node *n);
+/* "Redis 7.0.15" or "Valkey 8.1.1": what n runs, from INFO server ("?" when
+ * it does not answer). */
+void fx_server_version(const fx_node *n, char *buf, size_t len);
+
 /* One-shot: connect, run one command, disconnect. Returns the reply (which
  * may be REDIS_REPLY_ERROR; free with freeReplyObject) or NULL on I/O error. */
 redisReply *fx_cmd(const fx_node *n, const char *fmt, ...)

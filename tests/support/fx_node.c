@@ -337,6 +337,32 @@ redisReply *fx_cmd(const fx_node *n, const char *fmt, ...)
     return r;
 }
 
+/* The value of "field:" in INFO text, into buf. */
+static int info_field(const char *info, const char *field, char *buf, size_t len)
+{
+    const char *v = strstr(info, field);
+    if (v == NULL)
+        return -1;
+    v += strlen(field);
+    snprintf(buf, len, "%.*s", (int)strcspn(v, "\r\n"), v);
+    return 0;
+}
+
+void fx_server_version(const fx_node *n, char *buf, size_t len)
+{
+    char v[64];
+    snprintf(buf, len, "?");
+    redisReply *r = fx_cmd(n, "INFO server");
+    if (r != NULL && r->type == REDIS_REPLY_STRING) {
+        /* Valkey also reports redis_version (7.2.4, for clients that check). */
+        if (info_field(r->str, "valkey_version:", v, sizeof(v)) == 0)
+            snprintf(buf, len, "Valkey %s", v);
+        else if (info_field(r->str, "redis_version:", v, sizeof(v)) == 0)
+            snprintf(buf, len, "Redis %s", v);
+    }
+    freeReplyObject(r);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Config files                                                             */
 /* ------------------------------------------------------------------------ */
@@ -469,14 +495,12 @@ static int write_sentinel_conf(const fx_node *n, const void *ctx)
 /* Processes                                                                */
 /* ------------------------------------------------------------------------ */
 
-static int find_exe(const char *envvar, const char *name, char *out, size_t len)
+/* A program by name (searched in PATH, then /usr/bin) or by path. */
+static int find_program(const char *name, char *out, size_t len)
 {
-    const char *e = getenv(envvar);
-    if (e && *e) {
-        if (strlen(e) >= len)
-            return -1;
-        strcpy(out, e);
-        return 0;
+    if (strchr(name, '/') != NULL) {
+        int w = snprintf(out, len, "%s", name);
+        return w > 0 && (size_t)w < len && access(out, X_OK) == 0 ? 0 : -1;
     }
     const char *path = getenv("PATH");
     while (path && *path) {
@@ -489,8 +513,49 @@ static int find_exe(const char *envvar, const char *name, char *out, size_t len)
             path++;
     }
     int w = snprintf(out, len, "/usr/bin/%s", name);
-    if (w > 0 && (size_t)w < len && access(out, X_OK) == 0)
+    return w > 0 && (size_t)w < len && access(out, X_OK) == 0 ? 0 : -1;
+}
+
+/* The first of the environment variables that is set, else NULL. The
+ * FX_REDIS_* names are the fixture's older spellings. */
+static const char *env_program(const char *name, const char *old_name)
+{
+    const char *e = getenv(name);
+    if (e == NULL || *e == '\0')
+        e = getenv(old_name);
+    return e != NULL && *e != '\0' ? e : NULL;
+}
+
+/* Which programs run the data nodes and the sentinels:
+ *   SENTINEL_POOL_SERVER    name or path [redis-server]  (e.g. valkey-server)
+ *   SENTINEL_POOL_SENTINEL  name or path [redis-sentinel, or, when only
+ *                           SENTINEL_POOL_SERVER is set, that program with
+ *                           --sentinel, so one variable switches both]
+ * Sets *as_server when the sentinel is a server started with --sentinel. */
+static int find_exe(int sentinel, char *out, size_t len, int *as_server)
+{
+    const char *server = env_program("SENTINEL_POOL_SERVER", "FX_REDIS_SERVER");
+    *as_server = 0;
+    if (!sentinel) {
+        if (find_program(server ? server : "redis-server", out, len) == 0)
+            return 0;
+        fprintf(stderr, "fx: %s not found (set SENTINEL_POOL_SERVER)\n",
+                server ? server : "redis-server");
+        return -1;
+    }
+    const char *sent = env_program("SENTINEL_POOL_SENTINEL", "FX_REDIS_SENTINEL");
+    if (sent != NULL || server == NULL) {
+        if (find_program(sent ? sent : "redis-sentinel", out, len) == 0)
+            return 0;
+        if (sent != NULL) {
+            fprintf(stderr, "fx: %s not found (SENTINEL_POOL_SENTINEL)\n", sent);
+            return -1;
+        }
+    }
+    *as_server = 1;
+    if (find_program(server ? server : "redis-server", out, len) == 0)
         return 0;
+    fprintf(stderr, "fx: no sentinel program found (set SENTINEL_POOL_SENTINEL)\n");
     return -1;
 }
 
@@ -509,22 +574,10 @@ static int spawn(fx_node *n)
     char exe[512];
     char *argv[4];
     char arg_sentinel[] = "--sentinel";
-    if (n->is_sentinel) {
-        if (find_exe("FX_REDIS_SENTINEL", "redis-sentinel", exe, sizeof(exe)) == 0) {
-            argv[2] = NULL;
-        } else if (find_exe("FX_REDIS_SERVER", "redis-server", exe, sizeof(exe)) == 0) {
-            argv[2] = arg_sentinel;
-        } else {
-            fprintf(stderr, "fx: neither redis-sentinel nor redis-server found\n");
-            return -1;
-        }
-    } else {
-        if (find_exe("FX_REDIS_SERVER", "redis-server", exe, sizeof(exe)) != 0) {
-            fprintf(stderr, "fx: redis-server not found (set FX_REDIS_SERVER)\n");
-            return -1;
-        }
-        argv[2] = NULL;
-    }
+    int as_server = 0;
+    if (find_exe(n->is_sentinel, exe, sizeof(exe), &as_server) != 0)
+        return -1;
+    argv[2] = n->is_sentinel && as_server ? arg_sentinel : NULL;
     argv[0] = exe;
     argv[1] = n->conf;
     argv[3] = NULL;
