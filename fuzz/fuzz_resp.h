@@ -21,7 +21,7 @@
 
 /* Call fn on every complete reply in data[0..size); *marks gets the guard's
  * marks when marks is not NULL. */
-static void fuzz_each_reply_marked(const uint8_t *data, size_t size,
+static inline void fuzz_each_reply_marked(const uint8_t *data, size_t size,
                                    void (*fn)(const redisReply *), _Atomic int *marks)
 {
     redisReader *rd = redisReaderCreate();
@@ -42,7 +42,7 @@ static void fuzz_each_reply_marked(const uint8_t *data, size_t size,
     redisReaderFree(rd);
 }
 
-static void fuzz_each_reply(const uint8_t *data, size_t size, void (*fn)(const redisReply *))
+static inline void fuzz_each_reply(const uint8_t *data, size_t size, void (*fn)(const redisReply *))
 {
     fuzz_each_reply_marked(data, size, fn, NULL);
 }

@@ -181,11 +181,16 @@ typedef struct pool_options {
     int health_check_ping;    /* 1: PING on checkout [0] */
 
     /* Reply limits: a reply beyond them fails its connection cleanly (the
-     * caller sees REDIS_ERR_OOM, put closes it). hiredis 0.14 buffers a bulk
-     * string whole before it can be refused, so max_reply_bulk bounds what
-     * the caller is handed, not the memory used while it arrives. */
-    long long max_reply_elements; /* elements of one array [1048576] */
-    long long max_reply_bulk;     /* bytes of one string [536870912] */
+     * caller sees REDIS_ERR_OOM, put closes it and counts evicted_limit),
+     * the same on hiredis 0.14 and 1.x. hiredis (both versions) buffers a
+     * bulk string whole before it can be refused, so max_reply_bulk bounds
+     * what the caller is handed, not the memory used while it arrives. On
+     * hiredis 1.x, a map of N pairs counts 2N elements (keys and values, as
+     * the same reply in RESP2), sets and push messages count like arrays, and
+     * max_reply_bulk also applies to verbatim strings, big numbers and the
+     * text of doubles. -READONLY/-MASTERDOWN is noticed at any depth. */
+    long long max_reply_elements; /* elements of one array/map/set/push [1048576] */
+    long long max_reply_bulk;     /* bytes of one string of any kind [536870912] */
 
     /* Replica reads (pool_get_reader(); needs Sentinel). */
     int max_readers;                    /* reader connections, all replicas [0 = no
