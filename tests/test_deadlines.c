@@ -23,15 +23,8 @@
 #include <time.h>
 
 #include "fixture.h"
+#include "fx_assert.h"
 #include "sentinel_pool.h"
-
-#define assert_rc(expected, actual)                                                                \
-    do {                                                                                           \
-        int rc_ = (actual);                                                                        \
-        if (rc_ != (expected))                                                                     \
-            fail_msg("expected %s, got %s (%s)", pool_err_name(expected), pool_err_name(rc_),      \
-                     pool_strerror(rc_));                                                          \
-    } while (0)
 
 /* Took between lo and hi ms, both inclusive. */
 #define assert_took(ms, lo, hi)                                                                    \
@@ -65,13 +58,6 @@ static void start_fake(fx_fake *f, const fx_fake_step *steps, size_t n)
 {
     memset(f, 0, sizeof(*f));
     assert_int_equal(fx_fake_start(f, steps, n), 0);
-}
-
-static pool_stats_t stats(pool_t *p)
-{
-    pool_stats_t st;
-    assert_rc(0, pool_stats(p, &st));
-    return st;
 }
 
 /* ---- Data nodes ------------------------------------------------------------ */

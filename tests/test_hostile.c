@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "fx_assert.h"
 #include "sentinel_pool.h"
 
 #if defined(__has_include)
@@ -52,14 +53,6 @@
 #ifndef UNDER_TSAN
 #define UNDER_TSAN 0
 #endif
-
-#define assert_rc(expected, actual)                                                                \
-    do {                                                                                           \
-        int rc_ = (actual);                                                                        \
-        if (rc_ != (expected))                                                                     \
-            fail_msg("expected %s, got %s (%s)", pool_err_name(expected), pool_err_name(rc_),      \
-                     pool_strerror(rc_));                                                          \
-    } while (0)
 
 #define assert_took_less(ms, hi)                                                                   \
     do {                                                                                           \
@@ -92,13 +85,6 @@ static int teardown(void **state)
     fx_node_stop(&replica);
     fx_node_stop(&master);
     return 0;
-}
-
-static pool_stats_t stats(pool_t *p)
-{
-    pool_stats_t st;
-    assert_rc(0, pool_stats(p, &st));
-    return st;
 }
 
 static void start_fake(fx_fake *f, const fx_fake_step *steps, size_t n)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "fx_assert.h"
 #include "pool/pool_watch.h"
 #include "sentinel_pool.h"
 
@@ -27,14 +28,6 @@ static fx_node master;  /* plain master */
 static fx_node replica; /* REPLICAOF master */
 static fx_node other;   /* a second, unrelated master */
 static fx_node secured; /* requirepass + ACL users */
-
-#define assert_rc(expected, actual)                                                                \
-    do {                                                                                           \
-        int rc_ = (actual);                                                                        \
-        if (rc_ != (expected))                                                                     \
-            fail_msg("expected %s, got %s (%s)", pool_err_name(expected), pool_err_name(rc_),      \
-                     pool_strerror(rc_));                                                          \
-    } while (0)
 
 static void addr_of(const fx_node *n, char *buf, size_t len)
 {
@@ -57,13 +50,6 @@ static pool_t *make_pool(const fx_node *n, void (*tweak)(pool_options_t *))
     if (rc != 0)
         fail_msg("pool_create: %s", pool_err_name(rc));
     return p;
-}
-
-static pool_stats_t stats(pool_t *p)
-{
-    pool_stats_t st;
-    assert_int_equal(pool_stats(p, &st), 0);
-    return st;
 }
 
 static long long client_id(redisContext *c)

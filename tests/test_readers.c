@@ -14,17 +14,11 @@
 #include <time.h>
 
 #include "fixture.h"
+#include "fx_assert.h"
 #include "sentinel_pool.h"
 
 static fx_topology topo;
 static char sentinels[256];
-
-#define assert_rc(expected, actual)                                                                \
-    do {                                                                                           \
-        int rc_ = (actual);                                                                        \
-        if (rc_ != (expected))                                                                     \
-            fail_msg("expected %s, got %s", pool_err_name(expected), pool_err_name(rc_));         \
-    } while (0)
 
 static int setup(void **state)
 {

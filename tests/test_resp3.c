@@ -19,16 +19,9 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "fx_assert.h"
 #include "pool/hiredis_compat.h"
 #include "sentinel_pool.h"
-
-#define assert_rc(expected, actual)                                                                \
-    do {                                                                                           \
-        int rc_ = (actual);                                                                        \
-        if (rc_ != (expected))                                                                     \
-            fail_msg("expected %s, got %s (%s)", pool_err_name(expected), pool_err_name(rc_),      \
-                     pool_strerror(rc_));                                                          \
-    } while (0)
 
 static fx_node master;
 
@@ -43,13 +36,6 @@ static int teardown(void **state)
     (void)state;
     fx_node_stop(&master);
     return 0;
-}
-
-static pool_stats_t stats(pool_t *p)
-{
-    pool_stats_t st;
-    assert_rc(0, pool_stats(p, &st));
-    return st;
 }
 
 /* ---- A reply, written out ---------------------------------------------------
