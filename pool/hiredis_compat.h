@@ -8,12 +8,13 @@
  *   createArray's count       int                       size_t
  *   createDouble, createBool  absent                    called for ',' and '#'
  *   RESP3 type bytes          protocol error            all parsed, on any connection
- *   reader element cap        none                      maxelements (protocol error)
+ *   reader element cap        INT_MAX (protocol error)  maxelements [2^32-1] (protocol error)
  *   nesting depth             7 (protocol error)        grows without a fixed cap
  */
 #ifndef SPOOL_HIREDIS_COMPAT_H
 #define SPOOL_HIREDIS_COMPAT_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
@@ -99,13 +100,16 @@ static inline int spool_hr_is_text(int type)
     return type == REDIS_REPLY_STRING || type == REDIS_REPLY_STATUS;
 }
 
-/* Switch off the reader's own element cap: the library's reply functions
- * enforce theirs, so an oversized array fails the same way (out of memory,
- * never a protocol error) whichever hiredis is linked. */
-static inline void spool_hr_reader_cap_off(redisReader *r)
+/* Make the reader's own element cap what 0.14 hard-codes: counts above
+ * INT_MAX fail as a protocol error ("Multi-bulk length out of range") on
+ * both versions. Below that the library's reply functions decide (options
+ * keep max_reply_elements <= INT_MAX), so an oversized array fails the same
+ * way (out of memory) whichever hiredis is linked; 1.x's own default cap
+ * (2^32-1) would answer some of those with a protocol error instead. */
+static inline void spool_hr_reader_cap_like_014(redisReader *r)
 {
 #if SPOOL_HIREDIS_1X
-    r->maxelements = 0;
+    r->maxelements = INT_MAX;
 #else
     (void)r;
 #endif

@@ -92,7 +92,7 @@ void spool_reply_guard_attach(redisReader *r, const spool_reply_guard *g)
 {
     r->fn = &guard_fns;
     r->privdata = (void *)(uintptr_t)g; /* hiredis' field is not const; never written through */
-    spool_hr_reader_cap_off(r);
+    spool_hr_reader_cap_like_014(r);
 }
 
 const redisReplyObjectFunctions *spool_reply_guard_install(redisReader *r, spool_reply_guard *g)

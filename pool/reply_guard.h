@@ -26,9 +26,10 @@ typedef struct spool_reply_guard {
 } spool_reply_guard;
 
 /* Put g between reader r and the functions it uses now (which become
- * g->base; a guard already installed is replaced, keeping its base), and
- * switch off hiredis' own element cap so that g's decides. g must outlive
- * r's use of it. Returns g->base, or NULL when r has no functions. */
+ * g->base; a guard already installed is replaced, keeping its base). g must outlive
+ * r's use of it. hiredis' own cap is set to 0.14's (INT_MAX elements, a
+ * protocol error above), so that g's decides below it on every version.
+ * Returns g->base, or NULL when r has no functions. */
 const redisReplyObjectFunctions *spool_reply_guard_install(redisReader *r, spool_reply_guard *g);
 
 /* The same for a guard whose base is already set (a guard shared by many

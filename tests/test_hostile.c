@@ -514,6 +514,7 @@ static void test_handshake_replies(void **state)
                                       "127.0.0.1\r\n$1\r\n0\r\n$1\r\n0\r\n",
          POOL_EPROTO, 0},
         {"ROLE 2^31-1 elements", "+OK\r\n*2147483647\r\n", POOL_ELIMIT, 0},
+        {"ROLE 2^32-1 elements", "+OK\r\n*4294967295\r\n", POOL_EPROTO, 0}, /* > INT_MAX */
         /* More than was asked for: a third reply nobody will read would be
          * the next caller's answer to its first command. */
         {"extra reply after ROLE", MASTER_HANDSHAKE "+SURPRISE\r\n", POOL_EPROTO, 0},

@@ -257,6 +257,11 @@ static void test_resp3_type_bytes(void **state)
          READONLY_OK("map[2]{status k, error MASTERDOWN link down}")},
         {"blob error", "!21\r\nSYNTAX invalid syntax\r\n", 0, 0, PROTO, PROTO},
         {"unknown type byte", "@1\r\n", 0, 0, PROTO, PROTO},
+        /* Element counts: the pool's cap below INT_MAX, a protocol error
+         * above it, on both versions (1.x's own cap is set to 0.14's). */
+        {"array of 2^31-1", "*2147483647\r\n", 0, 0, LIMIT, LIMIT},
+        {"array of 2^31", "*2147483648\r\n", 0, 0, PROTO, PROTO},
+        {"array of 5e9", "*5000000000\r\n", 0, 0, PROTO, PROTO},
         /* Deeper than hiredis 0.14 can nest (7 levels). */
         {"nested 9 deep", "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", 0, 0, PROTO,
          OK("array[1]{array[1]{array[1]{array[1]{array[1]{array[1]{array[1]{array[1]{"
