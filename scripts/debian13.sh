@@ -110,8 +110,11 @@ mkdir -p "$R/work/project"
     { echo "debian13.sh: copying the project failed" >&2; exit 2; }
 
 echo "debian13.sh: running '$cmd' in Debian 13" >&2
+# In the background and waited for, so that INT/TERM reach the trap at once
+# (bash runs traps only between foreground commands).
 chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb \
-    CI="${CI:-}" LANG=C.UTF-8 bash -c "cd /work/project && $cmd"
+    CI="${CI:-}" LANG=C.UTF-8 bash -c "cd /work/project && $cmd" </dev/null &
+wait $!
 rc=$?
 echo "debian13.sh: '$cmd' exited $rc on Debian 13 after $((SECONDS - start)) s" >&2
 exit "$rc"
