@@ -209,7 +209,12 @@ err="$(ip -n "$P-probe" link add v0 type veth peer name v1 2>&1)" || skip "no ve
 delete_namespaces "$P-probe"
 NSS=()
 
-for b in redis-server redis-sentinel redis-cli timeout; do
+# The same programs as the test fixture: SENTINEL_POOL_SERVER=valkey-server
+# runs the partition on Valkey (its sentinel and CLI are found beside it).
+SERVER="${SENTINEL_POOL_SERVER:-redis-server}"
+SENTINEL="${SENTINEL_POOL_SENTINEL:-${SERVER%-server}-sentinel}"
+CLI="${SERVER%-server}-cli"
+for b in "$SERVER" "$SENTINEL" "$CLI" timeout; do
     command -v "$b" >/dev/null 2>&1 || die "$b not found in PATH"
 done
 [ -x "$WRITER" ] || die "partition_writer not found at $WRITER (build it, or pass --writer PATH)"
@@ -276,7 +281,7 @@ heal_link() { ip -n "$NS_SW" link set tr-a up; }
 rcli() {
     local ns="$1" host="$2" port="$3"
     shift 3
-    timeout -k 1 3 ip netns exec "$ns" redis-cli -h "$host" -p "$port" "$@" 2>/dev/null | tr -d '\r'
+    timeout -k 1 3 ip netns exec "$ns" "$CLI" -h "$host" -p "$port" "$@" 2>/dev/null | tr -d '\r'
 }
 # Sentinel i's master as ip:port (empty if no answer).
 smaster() {
@@ -332,12 +337,12 @@ start_servers() { # start_servers <dir> <minrep 0|1>
                 echo "min-replicas-max-lag $LAG"
             fi
         } >"$d/redis.conf"
-        ip netns exec "${HOST_NS[$i]}" redis-server "$d/redis.conf" >"$d/stdout" 2>&1 &
+        ip netns exec "${HOST_NS[$i]}" "$SERVER" "$d/redis.conf" >"$d/stdout" 2>&1 &
         PIDS+=($!)
     done
     for i in 1 2 3; do
         wait_until 10 eval '[ "$(rcli "${HOST_NS[$i]}" "${HOST_IP[$i]}" 6379 PING)" = PONG ]' ||
-            die "redis-server on ${HOST_IP[$i]} does not answer (see $dir/h$i/redis.log)"
+            die "$SERVER on ${HOST_IP[$i]} does not answer (see $dir/h$i/redis.log)"
     done
     for i in 2 3; do
         wait_until 20 eval 'rcli "${HOST_NS[$i]}" "${HOST_IP[$i]}" 6379 INFO replication |
@@ -359,7 +364,7 @@ start_servers() { # start_servers <dir> <minrep 0|1>
             echo "sentinel failover-timeout mymaster 10000"
             echo "sentinel parallel-syncs mymaster 1"
         } >"$d/sentinel.conf"
-        ip netns exec "${HOST_NS[$i]}" redis-sentinel "$d/sentinel.conf" >"$d/stdout" 2>&1 &
+        ip netns exec "${HOST_NS[$i]}" "$SENTINEL" "$d/sentinel.conf" >"$d/stdout" 2>&1 &
         PIDS+=($!)
     done
     for i in 1 2 3; do
