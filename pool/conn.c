@@ -31,15 +31,8 @@ static void install_guard(pool_t *p, spool_slot *s, redisContext *c)
     s->guard.max_elements = p->cfg.max_reply_elements;
     s->guard.max_bulk = p->cfg.max_reply_bulk;
     s->guard.flags = &s->flags;
-    s->guard.base = spool_reply_guard_base(c->reader);
-    spool_reply_guard_attach(c->reader, &s->guard);
+    spool_reply_guard_install(c->reader, &s->guard); /* c has spool_connect()'s guard */
     atomic_store_explicit(&s->flags, 0, memory_order_relaxed);
-}
-
-static int starts_with(const char *s, size_t len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return len >= n && memcmp(s, prefix, n) == 0;
 }
 
 /* ---- Handshake ------------------------------------------------------------ */
@@ -66,7 +59,7 @@ static int role_from_info(pool_t *p, redisContext *c, int64_t deadline_ns, spool
     if (spool_hr_is_text(r->type))
         rc = spool_role_parse_info(r->str, r->len, out);
     else
-        rc = starts_with(r->str ? r->str : "", r->len, "NOPERM") ? POOL_EAUTH : POOL_EPROTO;
+        rc = spool_starts_with(r->str, r->len, "NOPERM") ? POOL_EAUTH : POOL_EPROTO;
     freeReplyObject(r);
     (void)p;
     return rc;
@@ -78,9 +71,9 @@ static int role_from_reply(pool_t *p, redisContext *c, const redisReply *r, int6
 {
     if (!is_error(r))
         return spool_role_parse(r, out);
-    if (starts_with(r->str, r->len, "NOAUTH"))
+    if (spool_starts_with(r->str, r->len, "NOAUTH"))
         return POOL_EAUTH;
-    if (!starts_with(r->str, r->len, "NOPERM"))
+    if (!spool_starts_with(r->str, r->len, "NOPERM"))
         return POOL_EPROTO;
     if (atomic_exchange(&p->role_denied, 1) == 0)
         spool_log(p, POOL_LOG_WARN, "ROLE denied by ACL, validating with INFO replication");
@@ -176,7 +169,7 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
         const redisReply *r = replies[i];
         if (i == auth_at && is_error(r))
             rc = POOL_EAUTH;
-        else if (is_error(r) && starts_with(r->str, r->len, "NOAUTH"))
+        else if (is_error(r) && spool_starts_with(r->str, r->len, "NOAUTH"))
             rc = POOL_EAUTH;
         else if (i == select_at && is_error(r))
             rc = POOL_EINVAL;

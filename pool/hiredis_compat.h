@@ -24,10 +24,6 @@
 #define SPOOL_HIREDIS_1X 0
 #endif
 
-/* Reader nesting hiredis accepts before failing a reply as a protocol error
- * (0 = no fixed limit). */
-#define SPOOL_HIREDIS_MAX_DEPTH (SPOOL_HIREDIS_1X ? 0 : 7)
-
 /* The type of createArray's element count. */
 #if SPOOL_HIREDIS_1X
 typedef size_t spool_hr_count_t;

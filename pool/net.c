@@ -79,25 +79,21 @@ int spool_map_redis_err(const redisContext *c)
  * RESP3 doubles and booleans, which a table without them turns into a crash. */
 #define NET_MAX_ELEMENTS (1 << 20) /* as pool_options_t.max_reply_elements' default */
 
-/* The same for every context: hiredis' default functions (one table inside
- * hiredis), found once from a scratch reader, then only read. */
+/* One guard for every context: its base is hiredis' default functions (one
+ * table inside hiredis, what every new context starts with), taken from the
+ * first context and never changed. The lock orders that one write before
+ * any thread's replies read it; a connect pays one uncontended lock. */
 static spool_reply_guard net_guard = {.max_elements = NET_MAX_ELEMENTS};
-static pthread_once_t net_guard_once = PTHREAD_ONCE_INIT;
-
-static void net_guard_init(void)
-{
-    redisReader *r = redisReaderCreate();
-    if (r != NULL) {
-        net_guard.base = r->fn;
-        redisReaderFree(r);
-    }
-}
+static pthread_mutex_t net_guard_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int cap_replies(redisContext *c)
 {
-    if (pthread_once(&net_guard_once, net_guard_init) != 0 || net_guard.base == NULL)
-        return POOL_ENOMEM; /* the scratch reader's allocation failed */
-    if (c->reader->fn != net_guard.base)
+    pthread_mutex_lock(&net_guard_mu);
+    if (net_guard.base == NULL)
+        net_guard.base = c->reader->fn;
+    int ours = c->reader->fn == net_guard.base;
+    pthread_mutex_unlock(&net_guard_mu);
+    if (!ours)
         return POOL_EPROTO; /* not hiredis' defaults: never seen, refuse rather than guess */
     spool_reply_guard_attach(c->reader, &net_guard);
     return 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pool/hiredis_compat.h"
+#include "pool/role.h"
 
 static const spool_reply_guard *guard_of(const redisReadTask *t) { return t->privdata; }
 
@@ -23,12 +24,6 @@ static void *refuse(const spool_reply_guard *g, int mark)
     return NULL;
 }
 
-static int starts_with(const char *s, size_t len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return len >= n && memcmp(s, prefix, n) == 0;
-}
-
 /* Simple and bulk strings, errors, and on 1.x verbatim strings and big
  * numbers: all come here. */
 static void *guard_string(const redisReadTask *t, char *str, size_t len)
@@ -37,7 +32,7 @@ static void *guard_string(const redisReadTask *t, char *str, size_t len)
     if (over(g->max_bulk, len))
         return refuse(g, SPOOL_REPLY_LIMIT);
     if (t->type == REDIS_REPLY_ERROR && g->flags != NULL &&
-        (starts_with(str, len, "READONLY") || starts_with(str, len, "MASTERDOWN")))
+        (spool_starts_with(str, len, "READONLY") || spool_starts_with(str, len, "MASTERDOWN")))
         atomic_fetch_or_explicit(g->flags, SPOOL_REPLY_READONLY, memory_order_relaxed);
     return g->base->createString(t, str, len);
 }

@@ -8,6 +8,12 @@
 
 #include "sentinel_pool.h"
 
+int spool_starts_with(const char *s, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return s != NULL && len >= n && memcmp(s, prefix, n) == 0;
+}
+
 int spool_reply_is_str(const redisReply *e)
 {
     return e != NULL && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) &&

@@ -33,6 +33,8 @@ typedef struct spool_role {
 
 /* Decimal long long with an optional '-', bounds checked: 0 or -1. */
 int spool_ll_parse(const char *s, size_t len, long long *out);
+/* s[0..len) begins with prefix (s may be NULL). */
+int spool_starts_with(const char *s, size_t len, const char *prefix);
 /* A bulk or status string reply (NULL-safe). */
 int spool_reply_is_str(const redisReply *e);
 /* A number sent as an integer reply or as a bulk/status string: 0 or -1. */

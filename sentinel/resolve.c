@@ -12,12 +12,6 @@
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static int starts_with(const char *s, size_t len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return s != NULL && len >= n && memcmp(s, prefix, n) == 0;
-}
-
 int sp_sentinel_add(spool_watcher *w, const char *host, int port)
 {
     for (int i = 0; i < w->nsentinels; i++)
@@ -185,7 +179,7 @@ int sp_node_role(spool_watcher *w, const spool_addr *node, int64_t deadline_ns, 
         const redisReply *role = r[n - 1];
         if (n == 2 && r[0]->type == REDIS_REPLY_ERROR)
             rc = POOL_EAUTH;
-        else if (role->type == REDIS_REPLY_ERROR && starts_with(role->str, role->len, "NOPERM")) {
+        else if (role->type == REDIS_REPLY_ERROR && spool_starts_with(role->str, role->len, "NOPERM")) {
             /* An ACL user without ROLE: INFO replication says the same. */
             redisReply *info = NULL;
             const char *argv[] = {"INFO", "replication"};
@@ -197,7 +191,7 @@ int sp_node_role(spool_watcher *w, const spool_addr *node, int64_t deadline_ns, 
                 freeReplyObject(info);
             }
         } else if (role->type == REDIS_REPLY_ERROR)
-            rc = starts_with(role->str, role->len, "NOAUTH") ? POOL_EAUTH : POOL_EPROTO;
+            rc = spool_starts_with(role->str, role->len, "NOAUTH") ? POOL_EAUTH : POOL_EPROTO;
         else
             rc = spool_role_parse(role, out);
         for (int i = 0; i < n; i++)

@@ -126,19 +126,23 @@ typedef struct resp3_case {
     const char *want_014, *want_1x;
 } resp3_case;
 
-/* A pool on the fake with no handshake, so the frame answers the first
- * command a caller sends. */
-static pool_t *fake_pool(const fx_fake *f, long long max_elements, long long max_bulk)
+/* A pool of one connection to 127.0.0.1:port. handshake 0 (for the fake):
+ * no CLIENT SETNAME and no ROLE check, so a scripted frame answers the first
+ * command a caller sends. Limits of 0 keep the defaults. */
+static pool_t *static_pool(int port, int handshake, long long max_elements, long long max_bulk)
 {
     char addr[64];
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", f->port);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     pool_options_t o;
     pool_options_init(&o);
     o.master_addr = addr;
-    o.client_name = "";
-    o.validate = POOL_VALIDATE_NEVER;
-    o.checkout_timeout_ms = 1000;
+    o.max_connections = 1;
+    o.checkout_timeout_ms = 2000;
     o.command_timeout_ms = 5000;
+    if (!handshake) {
+        o.client_name = "";
+        o.validate = POOL_VALIDATE_NEVER;
+    }
     if (max_elements > 0)
         o.max_reply_elements = max_elements;
     if (max_bulk > 0)
@@ -156,7 +160,7 @@ static void run_case(const resp3_case *k)
     memset(&f, 0, sizeof(f));
     fx_fake_step steps[] = {FX_READ, FX_SEND(k->frame, strlen(k->frame)), FX_HANG};
     assert_int_equal(fx_fake_start(&f, steps, 3), 0);
-    pool_t *p = fake_pool(&f, k->max_elements, k->max_bulk);
+    pool_t *p = static_pool(f.port, 0, k->max_elements, k->max_bulk);
 
     redisContext *c = NULL;
     assert_rc(0, pool_get_writer(p, &c));
@@ -273,20 +277,6 @@ static void test_resp3_type_bytes(void **state)
 
 /* ---- A real server in RESP3 ---------------------------------------------- */
 
-static pool_t *real_pool(void)
-{
-    char addr[64];
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", master.port);
-    pool_options_t o;
-    pool_options_init(&o);
-    o.master_addr = addr;
-    o.max_connections = 1;
-    o.checkout_timeout_ms = 2000;
-    pool_t *p = NULL;
-    assert_rc(0, pool_create(&o, &p));
-    return p;
-}
-
 static void expect(redisContext *c, const char *want, const char *fmt, ...)
 {
     va_list ap;
@@ -314,7 +304,7 @@ static void test_hello3_real_server(void **state)
     freeReplyObject(fx_cmd(&master, "HSET r3:h f v"));
     freeReplyObject(fx_cmd(&master, "SADD r3:s a"));
 
-    pool_t *p = real_pool();
+    pool_t *p = static_pool(master.port, 1, 0, 0);
     redisContext *c = NULL;
     assert_rc(0, pool_get_writer(p, &c));
     r = redisCommand(c, "HELLO 3");
