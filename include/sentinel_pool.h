@@ -85,7 +85,10 @@ extern "C" {
     X(ETHREAD, -13, "could not create a thread or lock")                                           \
     X(ELIMIT, -14, "reply exceeds the configured size limits")                                     \
     X(ENOREPLICA, -15, "no replica qualifies")                                                     \
-    X(ENOTPOOLED, -16, "connection does not belong to this pool")
+    X(ENOTPOOLED, -16, "connection does not belong to this pool")                                 \
+    X(ENOTLS, -17, "TLS was asked for but this build has no TLS (hiredis_ssl)")                   \
+    X(ETLS, -18, "TLS handshake failed (the log says why)")                                        \
+    X(ECERT, -19, "server certificate refused: untrusted, expired or wrong name (the log says which)")
 
 typedef enum {
     POOL_OK = 0,
@@ -200,6 +203,20 @@ typedef struct pool_options {
     long long max_replica_lag_bytes;    /* skip replicas further behind [0 = no limit] */
     pool_read_fallback_t read_fallback; /* [POOL_READ_FAIL] */
 
+    /* TLS (see TLS above; needs a build with hiredis_ssl, else POOL_ENOTLS).
+     * The two switches are independent; the files and the name apply to
+     * both. Peer verification is on unless tls_skip_verify. */
+    int tls;                     /* 1: TLS to data nodes (writers, readers, ROLE checks) [0] */
+    int sentinel_tls;            /* 1: TLS to the sentinels [0] */
+    const char *tls_ca_file;     /* PEM file of trusted CAs [NULL] */
+    const char *tls_ca_dir;      /* directory of trusted CAs (c_rehash layout) [NULL];
+                                    neither: OpenSSL's default store */
+    const char *tls_cert_file;   /* client certificate (chain) for mutual TLS [NULL] */
+    const char *tls_key_file;    /* its private key, unencrypted PEM [NULL] */
+    const char *tls_server_name; /* SNI and the name the certificate must carry, for every
+                                    node [NULL: the host connected to, as Sentinel gave it] */
+    int tls_skip_verify;         /* 1: accept any certificate (tests only) [0] */
+
     int ignore_sigpipe; /* 1: set SIGPIPE to SIG_IGN if it is SIG_DFL [0] */
     int leak_threshold_ms; /* report connections borrowed longer [0 = off] */
 
@@ -313,6 +330,9 @@ POOL_EXPORT const char *pool_err_name(int err);
 /* Static name of an event type without its prefix, e.g. "SWITCH_MASTER";
  * "UNKNOWN" for others. Thread-safe. */
 POOL_EXPORT const char *pool_event_name(pool_event_type_t type);
+/* 1 when this build has TLS (hiredis_ssl found at build time), else 0: then
+ * tls or sentinel_tls make pool_create() fail with POOL_ENOTLS. Thread-safe. */
+POOL_EXPORT int pool_tls_available(void);
 /* "0.1.0" */
 POOL_EXPORT const char *pool_version(void);
 
