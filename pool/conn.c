@@ -110,12 +110,16 @@ int spool_conn_ping(pool_t *p, redisContext *c, int64_t deadline_ns)
     return rc != 0 ? rc : in_step(c);
 }
 
-int spool_conn_peek(const redisContext *c)
+int spool_conn_peek(redisContext *c)
 {
     char b;
     ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;
+    /* Over TLS, bytes may be records for OpenSSL alone (TLS 1.3 session
+     * tickets arrive after the handshake): let it look. */
+    if (n > 0 && spool_tls_on(c))
+        return spool_tls_idle_check(c);
     return POOL_EIO; /* 0: closed by the peer; >0: bytes nobody asked for */
 }
 
@@ -133,7 +137,8 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
     const spool_config *cfg = &p->cfg;
     *out = NULL;
     redisContext *c = NULL;
-    int rc = spool_connect_ex(host, port, deadline_ns, cfg->command_timeout_ms, cancelled, arg, &c);
+    int rc = spool_connect_ex(host, port, deadline_ns, cfg->command_timeout_ms,
+                              spool_pool_tls(p, 0), cancelled, arg, &c);
     if (rc != 0)
         return rc == POOL_ETIMEDOUT ? POOL_ECONNECT : rc;
     install_guard(p, s, c);
@@ -185,6 +190,9 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
         rc = role_from_info(p, c, deadline_ns, role_out);
     if (rc == 0)
         rc = in_step(c);
+    const char *hint = spool_tls_hint(c, rc);
+    if (hint != NULL)
+        spool_log(p, POOL_LOG_WARN, "%s:%d %s (tls = 1?)", host, port, hint);
     if (rc != 0) {
         redisFree(c);
         /* FIX: connect_timeout_ms covers TCP connect + handshake, and a

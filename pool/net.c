@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "pool/reply_guard.h"
+#include "pool/tls.h"
 #include "sentinel_pool.h"
 
 #define DEFAULT_MAX_BUFFER (64LL * 1024 * 1024)
@@ -233,13 +234,14 @@ static int make_blocking(redisContext *c)
 }
 
 int spool_connect(const char *host, int port, int64_t deadline_ns, int cmd_timeout_ms,
-                  redisContext **out)
+                  const spool_tls *tls, redisContext **out)
 {
-    return spool_connect_ex(host, port, deadline_ns, cmd_timeout_ms, NULL, NULL, out);
+    return spool_connect_ex(host, port, deadline_ns, cmd_timeout_ms, tls, NULL, NULL, out);
 }
 
 int spool_connect_ex(const char *host, int port, int64_t deadline_ns, int cmd_timeout_ms,
-                     spool_cancel_fn cancelled, void *arg, redisContext **out)
+                     const spool_tls *tls, spool_cancel_fn cancelled, void *arg,
+                     redisContext **out)
 {
     *out = NULL;
     char numeric[INET6_ADDRSTRLEN + 12]; /* + "%<scope id>" */
@@ -262,6 +264,9 @@ int spool_connect_ex(const char *host, int port, int64_t deadline_ns, int cmd_ti
         return POOL_ECONNECT;
     }
     int rc = finish_connect(c->fd, deadline_ns, cancelled, arg);
+    if (rc == 0 && tls != NULL)
+        rc = spool_tls_handshake(tls, c, host, port, deadline_ns, cancelled, arg,
+                                 SPOOL_ECANCELLED);
     if (rc == 0 && make_blocking(c) != 0)
         rc = POOL_ECONNECT;
     if (rc != 0) {
@@ -326,6 +331,19 @@ static int send_all(int fd, const char *buf, size_t len, int64_t deadline_ns, in
     return 0;
 }
 
+/* One read of what is there into c's reader, after poll() said so (or
+ * OpenSSL holds decrypted bytes). Over TLS the read is non-blocking: a
+ * record only partly arrived waits for the next poll(), not in recv(). */
+static int read_some(redisContext *c)
+{
+    if (redisBufferRead(c) == REDIS_OK)
+        return 0;
+    int rc = spool_tls_read_error(c);
+    if (rc != 0)
+        return rc;
+    return c->err == REDIS_ERR_EOF ? POOL_EIO : spool_map_redis_err(c);
+}
+
 /* Read replies until n are collected; only ever reads when poll() says data
  * is there, so the blocking socket never blocks past the deadline. */
 static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size_t n,
@@ -334,6 +352,8 @@ static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size
     size_t got = 0;
     while (got < n) {
         void *r = NULL;
+        if (spool_tls_alert_seen(c))
+            return POOL_ETLS; /* a TLS server reached without TLS */
         if (redisGetReplyFromReader(c, &r) != REDIS_OK)
             return spool_map_redis_err(c) == POOL_ENOMEM ? POOL_ELIMIT : POOL_EPROTO;
         if (r != NULL) {
@@ -342,13 +362,44 @@ static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size
         }
         if ((long long)(c->reader->len - c->reader->pos) > max_buffer)
             return POOL_ELIMIT;
-        int rc = wait_fd(c->fd, POLLIN, deadline_ns, abort_fd);
+        if (!spool_tls_pending(c)) {
+            int rc = wait_fd(c->fd, POLLIN, deadline_ns, abort_fd);
+            if (rc != 0)
+                return rc;
+        }
+        int rc = read_some(c);
         if (rc != 0)
             return rc;
-        if (redisBufferRead(c) != REDIS_OK)
-            return c->err == REDIS_ERR_EOF ? POOL_EIO : spool_map_redis_err(c);
     }
     return 0;
+}
+
+int spool_read_available(redisContext *c)
+{
+    int tls = spool_tls_on(c);
+    if (tls)
+        spool_tls_nowait(c, 1);
+    int rc = read_some(c);
+    /* Drain what OpenSSL decrypted, so poll() sees every byte left. */
+    while (rc == 0 && tls && spool_tls_pending(c))
+        rc = read_some(c);
+    if (tls)
+        spool_tls_nowait(c, 0);
+    return rc;
+}
+
+static int send_tls(redisContext *c, const char *buf, size_t len, int64_t deadline_ns,
+                    int abort_fd)
+{
+    size_t off = 0;
+    for (;;) {
+        int rc = spool_tls_write(c, buf, len, &off);
+        if (rc <= 0)
+            return rc;
+        rc = wait_fd(c->fd, rc == 1 ? POLLIN : POLLOUT, deadline_ns, abort_fd);
+        if (rc != 0)
+            return rc;
+    }
 }
 
 int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
@@ -383,7 +434,13 @@ int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
         len += (size_t)clen;
         redisFreeCommand(cmd);
     }
-    int rc = send_all(c->fd, buf, len, deadline_ns, abort_fd);
+    int tls = spool_tls_on(c);
+    if (tls)
+        spool_tls_nowait(c, 1);
+    int rc = tls ? send_tls(c, buf, len, deadline_ns, abort_fd)
+                 : send_all(c->fd, buf, len, deadline_ns, abort_fd);
+    if (tls)
+        spool_tls_nowait(c, 0);
     free(buf);
     return rc;
 }
@@ -396,8 +453,14 @@ int spool_roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t n
     if (max_buffer <= 0)
         max_buffer = DEFAULT_MAX_BUFFER;
     int rc = spool_send(c, deadline_ns, abort_fd, ncmd, cmds);
-    if (rc == 0)
+    if (rc == 0) {
+        int tls = spool_tls_on(c);
+        if (tls)
+            spool_tls_nowait(c, 1);
         rc = read_replies(c, deadline_ns, abort_fd, ncmd, replies, max_buffer);
+        if (tls)
+            spool_tls_nowait(c, 0);
+    }
     if (rc != 0) {
         for (size_t i = 0; i < ncmd; i++) {
             if (replies[i] != NULL)

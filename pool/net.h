@@ -7,16 +7,19 @@
 #include <stdint.h>
 #include <hiredis/hiredis.h>
 
+#include "pool/tls.h"
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t spool_now_ns(void);
 static inline int64_t spool_deadline_ms(int ms) { return spool_now_ns() + (int64_t)ms * 1000000; }
 
-/* Connect to host:port (hostname, IPv4 or IPv6 literal) before deadline_ns.
+/* Connect to host:port (hostname, IPv4 or IPv6 literal) before deadline_ns,
+ * over TLS when tls is not NULL (the handshake inside the same deadline).
  * Name resolution is bounded by the deadline too. The returned context is
  * blocking with a socket timeout of cmd_timeout_ms. 0, POOL_ECONNECT,
- * POOL_ETIMEDOUT or POOL_ENOMEM. */
+ * POOL_ETIMEDOUT, POOL_ENOMEM, and over TLS POOL_ETLS or POOL_ECERT. */
 int spool_connect(const char *host, int port, int64_t deadline_ns, int cmd_timeout_ms,
-                  redisContext **out);
+                  const spool_tls *tls, redisContext **out);
 
 /* The same, giving up with SPOOL_ECANCELLED as soon as cancelled(arg) says
  * so (checked every few tens of ms while the TCP connect is pending): a
@@ -25,7 +28,8 @@ int spool_connect(const char *host, int port, int64_t deadline_ns, int cmd_timeo
 #define SPOOL_ECANCELLED (-1000) /* internal, never returned to callers */
 typedef int (*spool_cancel_fn)(void *arg);
 int spool_connect_ex(const char *host, int port, int64_t deadline_ns, int cmd_timeout_ms,
-                     spool_cancel_fn cancelled, void *arg, redisContext **out);
+                     const spool_tls *tls, spool_cancel_fn cancelled, void *arg,
+                     redisContext **out);
 
 /* One command of a round trip: up to 16 arguments, argv[i] NUL-terminated. */
 #define SPOOL_CMD_MAX_ARGS 16
@@ -45,9 +49,14 @@ int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
  * most max_buffer bytes may wait unparsed in the reader (POOL_ELIMIT beyond).
  * replies[0..ncmd) are set on success (caller frees them); on failure none
  * are returned and c must be closed. 0, POOL_ETIMEDOUT, POOL_EIO,
- * POOL_EPROTO, POOL_ENOMEM, POOL_ELIMIT, POOL_ESHUTDOWN. */
+ * POOL_EPROTO, POOL_ENOMEM, POOL_ELIMIT, POOL_ESHUTDOWN, POOL_ETLS (a TLS
+ * error, or a plaintext connection answered with a TLS alert). */
 int spool_roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
                     const spool_cmd *cmds, redisReply **replies, long long max_buffer);
+
+/* Read what has arrived on c (after poll() said so) into its reader without
+ * blocking, also over TLS. 0, POOL_EIO (closed), POOL_ETLS, POOL_ENOMEM. */
+int spool_read_available(redisContext *c);
 
 /* One command, a convenience over spool_roundtrip(). */
 int spool_command(redisContext *c, int64_t deadline_ns, int abort_fd, redisReply **reply,

@@ -7,6 +7,7 @@
 
 #include "pool/addr.h"
 #include "pool/pool_internal.h"
+#include "pool/tls.h"
 
 void pool_options_init(pool_options_t *o)
 {
@@ -39,6 +40,8 @@ static int dup_opt(char **dst, const char *src)
 
 void spool_config_free(spool_config *cfg)
 {
+    spool_tls_free(cfg->tls_ctx);
+    cfg->tls_ctx = NULL;
     char **strs[] = {&cfg->master_name, &cfg->sentinels,         &cfg->master_addr,
                      &cfg->sentinel_username, &cfg->sentinel_password, &cfg->username,
                      &cfg->password,     &cfg->client_name};
@@ -121,6 +124,10 @@ static int check(const pool_options_t *o, char *err, size_t errlen)
         BAD("max_replica_lag_bytes must be >= 0");
     if (o->log_level < POOL_LOG_ERROR || o->log_level > POOL_LOG_DEBUG)
         BAD("log_level must be a pool_log_level_t");
+    if ((o->tls != 0 && o->tls != 1) || (o->sentinel_tls != 0 && o->sentinel_tls != 1))
+        BAD("tls and sentinel_tls must be 0 or 1");
+    if (o->sentinel_tls && !has_sentinel)
+        BAD("sentinel_tls needs sentinels (master_addr has none)");
     return 0;
 }
 
@@ -140,6 +147,15 @@ int spool_config_init(spool_config *cfg, const pool_options_t *o, char *err, siz
         snprintf(err, errlen, "out of memory copying options");
         return POOL_ENOMEM;
     }
+    if (o->tls || o->sentinel_tls) {
+        rc = spool_tls_new(o, NULL, NULL, &cfg->tls_ctx, err, errlen);
+        if (rc != 0) {
+            spool_config_free(cfg);
+            return rc;
+        }
+    }
+    cfg->tls = o->tls;
+    cfg->sentinel_tls = o->sentinel_tls;
     cfg->lazy_start = o->lazy_start;
     cfg->sentinel_timeout_ms = o->sentinel_timeout_ms;
     cfg->sentinel_poll_ms = o->sentinel_poll_ms;

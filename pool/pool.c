@@ -89,6 +89,13 @@ emit_gen(pool_t *p, uint64_t gen, pool_event_type_t type, const char *old_host, 
 
 /* ---- References and slots ----------------------------------------------- */
 
+const spool_tls *spool_pool_tls(pool_t *p, int sentinel)
+{
+    return (sentinel ? p->cfg.sentinel_tls : p->cfg.tls) ? p->cfg.tls_ctx : NULL;
+}
+
+static void tls_log(void *arg, const char *msg) { spool_log(arg, POOL_LOG_WARN, "%s", msg); }
+
 static void pool_free(pool_t *p)
 {
     spool_watcher_free(p->watcher);
@@ -443,7 +450,7 @@ static int open_in_slot(pool_t *p, spool_slot *s, const char *host, int port, ui
         spool_count(&p->stats.connect_failures);
         spool_log(p, POOL_LOG_WARN, "connect to %s:%d failed: %s", host, port, pool_strerror(rc));
         spool_slot_release(p, s, SLOT_EMPTY);
-        if (rc != POOL_EAUTH && rc != POOL_EINVAL)
+        if (rc != POOL_EAUTH && rc != POOL_EINVAL && rc != POOL_ECERT && rc != POOL_ETLS)
             writer_doubt(p, gen, 0, "connect failed");
         return rc;
     }
@@ -542,7 +549,9 @@ static int open_or_wait(pool_t *p, int64_t deadline, spool_slot **got, int *last
             *got = s;
             return 0;
         }
-        if (rc == POOL_EAUTH || rc == POOL_EINVAL || rc == POOL_ESHUTDOWN)
+        /* Refusals that retrying will not change: give up at once. */
+        if (rc == POOL_EAUTH || rc == POOL_EINVAL || rc == POOL_ESHUTDOWN || rc == POOL_ECERT ||
+            rc == POOL_ETLS)
             return rc;
         if (rc == 1)
             return 1;
@@ -935,6 +944,8 @@ static void check_sigpipe(pool_t *p)
     sigaction(SIGPIPE, &ign, NULL);
 }
 
+int pool_tls_available(void) { return spool_tls_compiled(); }
+
 int pool_create(const pool_options_t *opts, pool_t **out)
 {
     if (out != NULL)
@@ -952,6 +963,7 @@ int pool_create(const pool_options_t *opts, pool_t **out)
         free(p);
         return rc;
     }
+    spool_tls_set_log(p->cfg.tls_ctx, tls_log, p);
     p->nslots = p->cfg.max_connections;
     p->hot_validate = p->cfg.validate;
     p->hot_validate_idle_ms = p->cfg.validate_idle_ms;

@@ -10,6 +10,7 @@
 #include "pool/pool_watch.h"
 #include "pool/reply_guard.h"
 #include "pool/role.h"
+#include "pool/tls.h"
 #include "sentinel_pool.h"
 
 #define SPOOL_MAX_CONNECTIONS 4096
@@ -77,6 +78,8 @@ typedef struct spool_config {
     pool_log_level_t log_level;
     pool_event_fn event_fn;
     void *event_userdata;
+    int tls, sentinel_tls;
+    spool_tls *tls_ctx; /* one OpenSSL context for both, when either is on */
 } spool_config;
 
 /* Counters shared by all threads, bumped only off the hot path. */
@@ -176,7 +179,7 @@ int spool_conn_role(pool_t *p, redisContext *c, int64_t deadline_ns, spool_role 
 int spool_conn_ping(pool_t *p, redisContext *c, int64_t deadline_ns);
 /* Non-blocking look at the socket: 0 when nothing is pending, else POOL_EIO
  * (peer closed, error, or bytes nobody asked for). */
-int spool_conn_peek(const redisContext *c);
+int spool_conn_peek(redisContext *c);
 
 /* Coarse monotonic clock for idle windows: a few ns, resolution ~4 ms. */
 int64_t spool_coarse_ns(void);

@@ -39,6 +39,10 @@ void spool_emit(pool_t *pool, pool_event_type_t type, const char *old_host, int 
 void spool_log(pool_t *pool, pool_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The TLS context for connections to data nodes (sentinel 0) or to the
+ * sentinels (1); NULL: plaintext. Fixed for the pool's life. */
+const struct spool_tls *spool_pool_tls(pool_t *pool, int sentinel);
+
 /* Watcher side, implemented in sentinel/. The pool calls these. */
 typedef struct spool_watcher spool_watcher;
 

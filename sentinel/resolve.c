@@ -31,12 +31,23 @@ int sp_sentinel_add(spool_watcher *w, const char *host, int port)
     return w->nsentinels++;
 }
 
+/* A plaintext round trip failed the way a TLS-only sentinel makes it fail:
+ * say what to change. */
+static void note_tls_hint(spool_watcher *w, const redisContext *c, int rc, const spool_addr *a)
+{
+    const char *hint = spool_tls_hint(c, rc);
+    if (hint != NULL)
+        spool_log(w->pool, POOL_LOG_WARN, "sentinel %s:%d %s (sentinel_tls = 1?)", a->host,
+                  a->port, hint);
+}
+
 int sp_sentinel_connect(spool_watcher *w, const spool_addr *a, int64_t deadline_ns,
                         redisContext **out)
 {
     redisContext *c = NULL;
     *out = NULL;
-    int rc = spool_connect(a->host, a->port, deadline_ns, w->timeout_ms, &c);
+    int rc = spool_connect(a->host, a->port, deadline_ns, w->timeout_ms,
+                           spool_pool_tls(w->pool, 1), &c);
     if (rc != 0)
         return rc;
     if (w->sentinel_password != NULL) {
@@ -45,6 +56,7 @@ int sp_sentinel_connect(spool_watcher *w, const spool_addr *a, int64_t deadline_
                              : (spool_cmd){2, {"AUTH", w->sentinel_password}};
         redisReply *r = NULL;
         rc = spool_roundtrip(c, deadline_ns, w->stop_pipe[0], 1, &auth, &r, 0);
+        note_tls_hint(w, c, rc, a);
         if (rc == 0 && r->type == REDIS_REPLY_ERROR)
             rc = POOL_EAUTH;
         if (r != NULL)
@@ -125,6 +137,7 @@ static int ask_one(spool_watcher *w, sp_sentinel *s, spool_addr *out)
     size_t ncmd = w->want_replicas ? 3 : 2;
     redisReply *r[3] = {NULL, NULL, NULL};
     rc = spool_roundtrip(c, deadline, w->stop_pipe[0], ncmd, cmds, r, 0);
+    note_tls_hint(w, c, rc, &s->addr);
     if (rc == 0) {
         rc = sp_parse_master_addr_reply(r[0], out);
         if (rc == 0)
@@ -164,7 +177,8 @@ int sp_node_role(spool_watcher *w, const spool_addr *node, int64_t deadline_ns, 
 {
     redisContext *c = NULL;
     int64_t d = min64(deadline_ns, spool_deadline_ms(w->timeout_ms));
-    int rc = spool_connect(node->host, node->port, d, w->timeout_ms, &c);
+    int rc = spool_connect(node->host, node->port, d, w->timeout_ms, spool_pool_tls(w->pool, 0),
+                           &c);
     if (rc != 0)
         return rc;
     spool_cmd cmds[2];

@@ -313,7 +313,7 @@ static int on_event(spool_watcher *w, const char *ch, size_t chlen, const char *
  * resolving now, -1 when the connection is gone. */
 static int drain_sub(spool_watcher *w, sp_sentinel *s)
 {
-    if (redisBufferRead(s->sub) != REDIS_OK)
+    if (spool_read_available(s->sub) != 0)
         return -1;
     /* Events are under 1 KB: a sentinel streaming a huge reply is dropped
      * before its buffer grows without bound. */
