@@ -99,6 +99,17 @@ echo "    pkg-config --cflags --libs: ${flags[*]}"
     "$CONSUMER/main.c" -o "$WORK/consumer-pc" "${flags[@]}"
 run_consumer "pkg-config" "$WORK/consumer-pc"
 
+# Static: the archive alone, with what pkg-config --static adds (pthread,
+# libanl and, in a TLS build, hiredis_ssl and OpenSSL).
+read -r -a sflags <<<"$(pkg-config --cflags --static --libs-only-other --libs-only-L sentinel_pool)"
+read -r -a slibs <<<"$(pkg-config --static --libs-only-l sentinel_pool | sed 's/-lsentinel_pool//')"
+archive="$(find "$PREFIX" -name 'libsentinel_pool.a' | head -n 1)"
+echo "    pkg-config --static: ${slibs[*]}"
+"$CC_USED" -std=c11 -Wall -Wextra -DSENTINEL_POOL_STATIC ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"} \
+    "$CONSUMER/main.c" -o "$WORK/consumer-pc-static" ${sflags[@]+"${sflags[@]}"} "$archive" \
+    "${slibs[@]}"
+run_consumer "pkg-config (static)" "$WORK/consumer-pc-static"
+
 if [ "$fail" -ne 0 ]; then
     exit 1
 fi

@@ -41,7 +41,22 @@ int main(void) {
         return 1;
     }
 
-    printf("sentinel_pool %s: pool_strerror(POOL_ETIMEDOUT) = \"%s\"\n", version, msg);
+    /* TLS: a pool asking for it opens (connections are lazy) exactly when
+     * the build has it; this also makes a static link pull in OpenSSL. */
+    opts.master_addr = "127.0.0.1:1";
+    opts.tls = 1;
+    rc = pool_create(&opts, &pool);
+    int want = pool_tls_available() ? POOL_OK : POOL_ENOTLS;
+    if (rc != want) {
+        fprintf(stderr, "pool_create(tls = 1) = %s, want %s\n", pool_err_name(rc),
+                pool_err_name(want));
+        pool_destroy(pool);
+        return 1;
+    }
+    pool_destroy(pool);
+
+    printf("sentinel_pool %s: pool_strerror(POOL_ETIMEDOUT) = \"%s\", TLS %s\n", version, msg,
+           pool_tls_available() ? "available" : "unavailable");
     printf("OK\n");
     return 0;
 }
