@@ -38,7 +38,33 @@
  * disposition is still the default. This matters at every failover, not only
  * when a server dies: the cut above makes the holder's next write fail with
  * EPIPE. pool_create() logs a warning when SIGPIPE is still fatal and
- * ignore_sigpipe is 0.
+ * ignore_sigpipe is 0. Over TLS the library writes with send(MSG_NOSIGNAL)
+ * for every connection it opens, so TLS writes, the caller's included,
+ * never raise SIGPIPE.
+ *
+ * TLS (builds with hiredis_ssl, i.e. hiredis 1.x; pool_tls_available()):
+ *  - tls = 1 encrypts every connection to data nodes (writers, readers, the
+ *    watcher's ROLE checks); sentinel_tls = 1 every connection to the
+ *    sentinels (queries and the +switch-master subscriptions). Either, both
+ *    or neither. In a build without TLS, either fails pool_create() with
+ *    POOL_ENOTLS.
+ *  - The certificate is verified (tls_ca_file / tls_ca_dir, else OpenSSL's
+ *    default store) and must name the node: tls_server_name when set (sent
+ *    as SNI too; one name every node's certificate carries), else the host
+ *    as connected to. Sentinel hands out what replicas announce, usually IP
+ *    addresses: then each certificate needs that IP in its subjectAltName
+ *    (IP SAN), or set tls_server_name to a name all of them carry. With
+ *    replica-announce-ip / resolve-hostnames + announce-hostnames, Sentinel
+ *    hands out hostnames, which are then checked as DNS names (and sent as
+ *    SNI). hiredis itself never checks the name; the library does.
+ *  - The handshake is part of connect_timeout_ms (sentinel_timeout_ms for
+ *    sentinels): a peer that accepts TCP and never answers TLS fails the
+ *    attempt with POOL_ETLS in time. A refused certificate gives POOL_ECERT
+ *    (expired, unknown CA, wrong name: the log says which), other TLS
+ *    failures POOL_ETLS (e.g. the server wants a client certificate:
+ *    tls_cert_file + tls_key_file). Neither is retried within a checkout.
+ *  - A borrowed TLS connection is a plain redisContext: use hiredis' usual
+ *    calls. Its privdata and free_privdata fields belong to the library.
  */
 #ifndef SENTINEL_POOL_H
 #define SENTINEL_POOL_H
@@ -267,12 +293,15 @@ POOL_EXPORT void pool_options_init(pool_options_t *opts);
 
 /* Create a pool. On success returns 0 and stores the pool in *out; on failure
  * returns a negative POOL_E* code and leaves *out NULL: POOL_EINVAL for bad
- * options (the reason goes to log_fn). With sentinels and !lazy_start it
+ * options (the reason goes to log_fn; also a TLS file that cannot be loaded),
+ * POOL_ENOTLS when TLS is asked for in a build without it. With sentinels
+ * and !lazy_start it
  * resolves the master first: POOL_ENOSENTINEL when no sentinel gives a usable
  * answer, POOL_EUNKNOWNMASTER when they do not know master_name,
  * POOL_ENOTMASTER when the named node's ROLE is not master, POOL_ECONNECT or
  * POOL_ETIMEDOUT when the named node does not answer, POOL_EAUTH when it
- * refuses the credentials. Connections open lazily. Not thread-safe with
+ * refuses the credentials, POOL_ECERT or POOL_ETLS when every sentinel (or
+ * the named node) fails TLS that way. Connections open lazily. Not thread-safe with
  * respect to the pool it creates (nobody else has it yet). */
 POOL_EXPORT int pool_create(const pool_options_t *opts, pool_t **out);
 
@@ -292,7 +321,8 @@ POOL_EXPORT void pool_destroy(pool_t *pool);
  * (the node's ROLE is not master), POOL_ECONNECT (connect or handshake
  * failed, or the node did not answer in time), POOL_EAUTH, POOL_EPROTO (the
  * node answered out of step or with garbage), POOL_ELIMIT (a handshake reply
- * beyond the limits), POOL_ESHUTDOWN, POOL_EINVAL (NULL arguments). When
+ * beyond the limits), POOL_ECERT and POOL_ETLS (see TLS above),
+ * POOL_ESHUTDOWN, POOL_EINVAL (NULL arguments). When
  * several attempts fail within the timeout, the most telling error is
  * returned. The context is connected, authenticated, on the right database,
  * and per the validation policy confirmed as master. Thread-safe. */

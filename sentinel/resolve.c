@@ -31,14 +31,15 @@ int sp_sentinel_add(spool_watcher *w, const char *host, int port)
     return w->nsentinels++;
 }
 
-/* A plaintext round trip failed the way a TLS-only sentinel makes it fail:
- * say what to change. */
-static void note_tls_hint(spool_watcher *w, const redisContext *c, int rc, const spool_addr *a)
+/* A plaintext round trip failed the way a TLS-only server makes it fail:
+ * say what to change (option is "sentinel_tls" or "tls"). */
+static void note_tls_hint(spool_watcher *w, const redisContext *c, int rc, const spool_addr *a,
+                          const char *option)
 {
     const char *hint = spool_tls_hint(c, rc);
     if (hint != NULL)
-        spool_log(w->pool, POOL_LOG_WARN, "sentinel %s:%d %s (sentinel_tls = 1?)", a->host,
-                  a->port, hint);
+        spool_log(w->pool, POOL_LOG_WARN, "%s %s:%d %s (%s = 1?)",
+                  strcmp(option, "tls") == 0 ? "node" : "sentinel", a->host, a->port, hint, option);
 }
 
 int sp_sentinel_connect(spool_watcher *w, const spool_addr *a, int64_t deadline_ns,
@@ -56,7 +57,7 @@ int sp_sentinel_connect(spool_watcher *w, const spool_addr *a, int64_t deadline_
                              : (spool_cmd){2, {"AUTH", w->sentinel_password}};
         redisReply *r = NULL;
         rc = spool_roundtrip(c, deadline_ns, w->stop_pipe[0], 1, &auth, &r, 0);
-        note_tls_hint(w, c, rc, a);
+        note_tls_hint(w, c, rc, a, "sentinel_tls");
         if (rc == 0 && r->type == REDIS_REPLY_ERROR)
             rc = POOL_EAUTH;
         if (r != NULL)
@@ -137,7 +138,7 @@ static int ask_one(spool_watcher *w, sp_sentinel *s, spool_addr *out)
     size_t ncmd = w->want_replicas ? 3 : 2;
     redisReply *r[3] = {NULL, NULL, NULL};
     rc = spool_roundtrip(c, deadline, w->stop_pipe[0], ncmd, cmds, r, 0);
-    note_tls_hint(w, c, rc, &s->addr);
+    note_tls_hint(w, c, rc, &s->addr, "sentinel_tls");
     if (rc == 0) {
         rc = sp_parse_master_addr_reply(r[0], out);
         if (rc == 0)
@@ -153,7 +154,7 @@ static int ask_one(spool_watcher *w, sp_sentinel *s, spool_addr *out)
 
 int sp_resolve(spool_watcher *w, spool_addr *out)
 {
-    int unknown = 0;
+    int unknown = 0, tls_refused = 0, tls_rc = 0;
     for (int i = 0; i < w->nsentinels; i++) {
         sp_sentinel *s = &w->sentinels[i];
         int rc = ask_one(w, s, out);
@@ -168,9 +169,16 @@ int sp_resolve(spool_watcher *w, spool_addr *out)
             unknown++;
             continue; /* it answered: alive, just does not know the name */
         }
+        if (rc == POOL_ECERT || rc == POOL_ETLS) {
+            tls_refused++;
+            tls_rc = rc;
+        }
         mark_lost(w, s, pool_strerror(rc));
     }
-    return unknown > 0 ? POOL_EUNKNOWNMASTER : POOL_ENOSENTINEL;
+    if (unknown > 0)
+        return POOL_EUNKNOWNMASTER;
+    /* Every sentinel failed TLS: that, not "none reachable", is the news. */
+    return tls_refused == w->nsentinels && tls_refused > 0 ? tls_rc : POOL_ENOSENTINEL;
 }
 
 int sp_node_role(spool_watcher *w, const spool_addr *node, int64_t deadline_ns, spool_role *out)
@@ -189,6 +197,7 @@ int sp_node_role(spool_watcher *w, const spool_addr *node, int64_t deadline_ns, 
     cmds[n++] = (spool_cmd){1, {"ROLE"}};
     redisReply *r[2] = {NULL, NULL};
     rc = spool_roundtrip(c, d, w->stop_pipe[0], (size_t)n, cmds, r, 0);
+    note_tls_hint(w, c, rc, node, "tls");
     if (rc == 0) {
         const redisReply *role = r[n - 1];
         if (n == 2 && r[0]->type == REDIS_REPLY_ERROR)
