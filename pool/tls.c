@@ -134,12 +134,25 @@ static void tls_log(const spool_tls *t, const char *fmt, ...)
     t->log(t->log_arg, msg);
 }
 
-/* The newest OpenSSL error on this thread as text, then a clean queue. */
+static const char *reason_of(unsigned long e)
+{
+    if (ERR_SYSTEM_ERROR(e)) /* fopen() and friends: errno in the reason */
+        return strerror(ERR_GET_REASON(e));
+    const char *r = ERR_reason_error_string(e);
+    return r != NULL ? r : "unknown OpenSSL error";
+}
+
+/* This thread's OpenSSL errors as text (the first says what, e.g. "No such
+ * file or directory"; the last where), then a clean queue. */
 static const char *ssl_reason(char *buf, size_t len)
 {
-    unsigned long e = ERR_peek_last_error();
-    const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
-    snprintf(buf, len, "%s", r != NULL ? r : e != 0 ? "unknown OpenSSL error" : "connection closed");
+    unsigned long first = ERR_peek_error(), last = ERR_peek_last_error();
+    if (first == 0)
+        snprintf(buf, len, "connection closed");
+    else if (first == last || strcmp(reason_of(first), reason_of(last)) == 0)
+        snprintf(buf, len, "%s", reason_of(last));
+    else
+        snprintf(buf, len, "%s (%s)", reason_of(first), reason_of(last));
     ERR_clear_error();
     return buf;
 }
