@@ -504,6 +504,16 @@ int spool_tls_write(redisContext *c, const char *buf, size_t len, size_t *off)
             return 1;
         if (e == SSL_ERROR_WANT_WRITE)
             return 2;
+        /* A server that refused us (say, no client certificate under TLS
+         * 1.3) sent its alert and closed; our write met the reset. Read
+         * the alert, which says why, instead of reporting a bare I/O error. */
+        if (ERR_peek_error() == 0) {
+            char b;
+            int was = tc->sock->nowait;
+            tc->sock->nowait = 1;
+            (void)SSL_read(tc->ssl, &b, 1);
+            tc->sock->nowait = was;
+        }
         int rc = spool_tls_read_error(c);
         return rc != 0 ? rc : POOL_EIO;
     }
