@@ -36,6 +36,12 @@
  * calling thread around their writes. A context returned by fx_connect() is
  * plain hiredis: writing to a dead peer with it raises SIGPIPE.
  *
+ * TLS: a node started with an fx_tls (see below) listens on its TLS port
+ * only; fx_connect, fx_cmd and every query the fixture makes then speak TLS
+ * and present client.crt, so they work with auth_clients too. They do not
+ * verify the server's certificate (with hiredis >= 1.2), so a node can run
+ * with expired.crt or other-server.crt: checking that is the library's job.
+ *
  * ENVIRONMENT: SENTINEL_POOL_SERVER and SENTINEL_POOL_SENTINEL name the
  * programs, by name (found in $PATH, then /usr/bin) or path: default
  * redis-server and redis-sentinel; SENTINEL_POOL_SERVER=valkey-server alone
@@ -63,12 +69,42 @@ int64_t fx_now_ms(void);
 void fx_sleep_ms(int ms);
 
 /* ------------------------------------------------------------------------ */
+/* TLS                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* TLS for fixture servers (needs SPOOL_HAVE_TLS, i.e. hiredis_ssl; without
+ * it fx_tls_make_certs and starting a node with an fx_tls fail with -1 and a
+ * message). A TLS node gets port 0 (no plaintext port), tls-port on the free
+ * port (fx_node.port), tls-ca-cert-file <dir>/ca.crt and tls-replication yes
+ * (data nodes and sentinels), so replicas replicate and sentinels talk to
+ * everyone over TLS, and announce their TLS ports. */
+typedef struct fx_tls {
+    const char *dir;  /* certificates from fx_tls_make_certs() */
+    const char *cert; /* server certificate file name in dir [server.crt] */
+    const char *key;  /* its key [server.key] */
+    int auth_clients; /* 1: tls-auth-clients yes (mutual TLS required) [0: no] */
+} fx_tls;
+
+/* 1 when built with SPOOL_HAVE_TLS, else 0. */
+int fx_tls_available(void);
+/* Make a new directory $TMPDIR/fx-certs-<pid>-XXXXXX (or under /tmp) and run
+ * tests/support/make-certs.sh in it (needs bash and the openssl 3.x CLI):
+ * ca, server, client, other-ca, other-server, expired and wrong-name
+ * .crt/.key; the list is at the top of that script. Copies the path into
+ * dir (len >= 256 is plenty). 0, or -1 with a message and nothing left
+ * behind. */
+int fx_tls_make_certs(char *dir, size_t len);
+/* Remove such a directory and its files (refuses any directory whose name
+ * does not start with fx-certs-). Honors FX_KEEP_DIRS. NULL or "" is fine. */
+void fx_tls_remove_certs(const char *dir);
+
+/* ------------------------------------------------------------------------ */
 /* Single servers                                                           */
 /* ------------------------------------------------------------------------ */
 
 typedef struct fx_node {
     pid_t pid;      /* current (or last) server pid; 0 if never started */
-    int port;       /* TCP port on 127.0.0.1 */
+    int port;       /* TCP port on 127.0.0.1 (the tls-port when tls) */
     char dir[256];  /* temporary directory: config, logs, data */
     char role;      /* 'm' master, 'r' replica, 's' sentinel: as started, and
                        updated by fx_topology_master_index/fx_wait_* */
@@ -79,6 +115,12 @@ typedef struct fx_node {
     char log[300];  /* server log file */
     char auth_user[64];  /* credentials fx_connect uses; empty = none */
     char auth_pass[128];
+    /* TLS, copied from fx_tls at start (tls = 0: plaintext) */
+    int tls;
+    int tls_auth_clients;
+    char tls_dir[256];
+    char tls_cert[64];
+    char tls_key[64];
     /* SENTINEL DEBUG periods re-applied after fx_node_restart (0 = none) */
     int sdebug_ping_period_ms;
     int sdebug_publish_period_ms;
@@ -98,6 +140,7 @@ typedef struct fx_redis_opts {
                                   fixture's own port/bind/dir/logfile lines */
     const char *auth_user;     /* credentials for fx_connect; default: */
     const char *auth_pass;     /* no user, password = requirepass */
+    const fx_tls *tls;         /* NULL: plaintext; else TLS only (copied) */
     int ready_timeout_ms;      /* default 10000 */
 } fx_redis_opts;
 
@@ -134,6 +177,8 @@ typedef struct fx_sentinel_opts {
     int publish_period_ms;
     int info_period_ms;
     int ask_period_ms;
+    const fx_tls *tls;         /* NULL: plaintext; else TLS only, also
+                                  toward data nodes and other sentinels */
     int ready_timeout_ms;      /* default 10000 */
 } fx_sentinel_opts;
 
@@ -209,6 +254,8 @@ typedef struct fx_topology_opts {
     int publish_period_ms;
     int info_period_ms;
     int ask_period_ms;
+    const fx_tls *tls;           /* NULL: plaintext; else every node and
+                                    sentinel is TLS only with these certs */
     int start_timeout_ms;        /* convergence wait, default 30000 */
 } fx_topology_opts;
 

@@ -43,4 +43,15 @@ long long fxi_reply_ll(const redisReply *r);
 /* Apply the node's SENTINEL DEBUG periods; errors are ignored. */
 void fxi_sentinel_apply_debug(const fx_node *n);
 
+/* Remove a directory tree, or keep it (and say so) under FX_KEEP_DIRS. */
+void fxi_remove_dir(const char *dir);
+
+/* Copy t (NULL: plaintext) into the node's tls fields. -1 with a message
+ * when t is unusable or the fixture was built without SPOOL_HAVE_TLS. */
+int fxi_tls_node_init(fx_node *n, const fx_tls *t, const char *what);
+/* TLS handshake on a connected blocking context, presenting client.crt
+ * (the context's timeout bounds it). 0, or -1 with the reason in err. The
+ * caller blocks SIGPIPE: OpenSSL writes with write(2). */
+int fxi_tls_handshake(redisContext *c, const fx_node *n, char *err, size_t len);
+
 #endif

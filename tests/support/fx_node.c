@@ -276,6 +276,19 @@ redisContext *fxi_connect(const fx_node *n, int timeout_ms, int quiet)
         redisFree(c);
         return NULL;
     }
+    if (n->tls) {
+        char why[256];
+        sigpipe_guard g;
+        sigpipe_block(&g);
+        int rc = fxi_tls_handshake(c, n, why, sizeof(why));
+        sigpipe_restore(&g);
+        if (rc != 0) {
+            if (!quiet)
+                fprintf(stderr, "fx_connect: %s port %d: %s\n", node_kind(n), n->port, why);
+            redisFree(c);
+            return NULL;
+        }
+    }
     if (n->auth_pass[0]) {
         sigpipe_guard g;
         sigpipe_block(&g);
@@ -419,10 +432,33 @@ static int conf_close(const fx_node *n, FILE *f)
     return 0;
 }
 
+static void conf_path(FILE *f, const char *key, const char *dir, const char *name)
+{
+    char path[512]; /* fits: tls_dir and the names are bounded by fx_node */
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    conf_kv(f, key, path);
+}
+
+/* TLS only: port 0 leaves no plaintext way in. tls-replication makes
+ * replicas and sentinels connect out over TLS (presenting the server
+ * certificate as client certificate) and announce their tls-port. */
+static void conf_tls(FILE *f, const fx_node *n)
+{
+    fprintf(f, "port 0\ntls-port %d\n", n->port);
+    conf_path(f, "tls-cert-file", n->tls_dir, n->tls_cert);
+    conf_path(f, "tls-key-file", n->tls_dir, n->tls_key);
+    conf_path(f, "tls-ca-cert-file", n->tls_dir, "ca.crt");
+    fprintf(f, "tls-auth-clients %s\ntls-replication yes\n", n->tls_auth_clients ? "yes" : "no");
+}
+
 /* Lines every server gets last, so extra_config cannot undo them. */
 static void conf_fixed(FILE *f, const fx_node *n)
 {
-    fprintf(f, "daemonize no\nport %d\nbind 127.0.0.1\n", n->port);
+    fputs("daemonize no\nbind 127.0.0.1\n", f);
+    if (n->tls)
+        conf_tls(f, n);
+    else
+        fprintf(f, "port %d\n", n->port);
     conf_kv(f, "dir", n->dir);
     conf_kv(f, "logfile", n->log);
 }
@@ -715,15 +751,20 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
+void fxi_remove_dir(const char *dir)
+{
+    const char *keep = getenv("FX_KEEP_DIRS");
+    if (keep && *keep && strcmp(keep, "0") != 0)
+        fprintf(stderr, "fx: keeping %s\n", dir);
+    else if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        fprintf(stderr, "fx: removing %s: %s\n", dir, strerror(errno));
+}
+
 static void remove_dir(fx_node *n)
 {
     if (n->dir[0] == '\0')
         return;
-    const char *keep = getenv("FX_KEEP_DIRS");
-    if (keep && *keep && strcmp(keep, "0") != 0)
-        fprintf(stderr, "fx: keeping %s\n", n->dir);
-    else if (nftw(n->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
-        fprintf(stderr, "fx: removing %s: %s\n", n->dir, strerror(errno));
+    fxi_remove_dir(n->dir);
     n->dir[0] = '\0';
     n->conf[0] = '\0';
     n->log[0] = '\0';
@@ -968,6 +1009,8 @@ int fx_redis_start(fx_node *n, const fx_redis_opts *o)
     } else {
         copy_str(n->auth_pass, sizeof(n->auth_pass), o->requirepass);
     }
+    if (fxi_tls_node_init(n, o->tls, "fx_redis_start") != 0)
+        return -1;
     if (make_dir(n, "redis") != 0)
         return -1;
     return start_common(n, "fx_redis_start", write_redis_conf, o,
@@ -1023,6 +1066,8 @@ int fx_sentinel_start(fx_node *n, const fx_sentinel_opts *o)
     n->role = 's';
     n->is_sentinel = 1;
     copy_str(n->auth_pass, sizeof(n->auth_pass), o->requirepass);
+    if (fxi_tls_node_init(n, o->tls, "fx_sentinel_start") != 0)
+        return -1;
     if (!o->no_debug_timing) {
         /* 300, not 100: with a faster ping, a crash failover aborts with
          * -failover-abort-no-good-slave (replica INFO judged stale after

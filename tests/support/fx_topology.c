@@ -309,6 +309,7 @@ int fx_topology_start(fx_topology *t, const fx_topology_opts *o)
     ro.masterauth = o->data_password;
     ro.acl_users = o->data_acl_users;
     ro.extra_config = o->data_extra_config;
+    ro.tls = o->tls;
     for (int i = 0; i < t->n_data; i++) {
         if (i > 0) {
             ro.replicaof_host = "127.0.0.1";
@@ -337,6 +338,7 @@ int fx_topology_start(fx_topology *t, const fx_topology_opts *o)
     so.publish_period_ms = o->publish_period_ms;
     so.info_period_ms = o->info_period_ms;
     so.ask_period_ms = o->ask_period_ms;
+    so.tls = o->tls;
     for (int i = 0; i < t->n_sentinels; i++) {
         if (fx_sentinel_start(&t->sentinel[i], &so) != 0) {
             fprintf(stderr, "fx_topology_start: sentinel %d failed to start\n", i);
