@@ -57,17 +57,34 @@ void bench_load_take(bench_load *l, pid_t redis_pid);
 void bench_load_diff(const bench_load *a, const bench_load *b, double *others_cpus,
                      double *steal_cpus);
 
-/* server.c: one redis-server of our own on a free loopback port. */
+/* server.c: one redis-server of our own on a free loopback port; with tls,
+ * TLS-only, certificates made by tests/support/make-certs.sh in its dir. */
 typedef struct bench_server {
     pid_t pid;
     int port;
+    int tls;
     char dir[64];
-    char addr[32]; /* "127.0.0.1:port" */
+    char addr[32];    /* "127.0.0.1:port" */
+    char ca_file[96]; /* with tls: dir/ca.crt */
+    void *tls_ctx;    /* with tls: the dedicated connections' redisSSLContext */
 } bench_server;
-int bench_server_start(bench_server *s, int maxclients);
-void bench_server_stop(bench_server *s);
-/* The server the process started (for the exit handlers), or NULL. */
-extern bench_server *bench_server_current;
+int bench_server_start(bench_server *s, int maxclients, int tls);
+void bench_server_stop(bench_server *s); /* also after a failed start */
+/* Every server started and not yet stopped: stop them (atexit), or only
+ * SIGKILL them (async-signal-safe, for signal handlers). */
+void bench_servers_stop_all(void);
+void bench_servers_kill_all(void);
+
+/* connect.c: how the sections reach a server, plain or TLS alike. */
+/* A blocking hiredis connection; NULL with the reason in err. timeout_ms > 0
+ * bounds the connect, the handshake and every reply. */
+redisContext *bench_connect(const bench_server *s, int timeout_ms, char *err, size_t errlen);
+/* pool_options_init() plus what reaches s: master_addr, and the CA with tls. */
+void bench_pool_options(const bench_server *s, pool_options_t *po);
+/* NULL when the bench can measure TLS, else why not. */
+const char *bench_tls_unavailable(void);
+int bench_tls_context_new(bench_server *s, char *err, size_t errlen);
+void bench_tls_context_free(bench_server *s);
 
 /* checkout.c: section 1. */
 typedef struct cycle_row {
@@ -81,7 +98,7 @@ typedef struct cycle_row {
 } cycle_row;
 int bench_cycles(const bench_opts *o, const bench_server *srv, cycle_row *rows, int maxrows);
 
-/* throughput.c: sections 2, 3 and 6. */
+/* throughput.c: sections 2, 3, 6 and 7. */
 typedef struct tput_row {
     int threads, max_connections;
     bench_series pool_ops, ded_ops, ratio;
@@ -94,6 +111,9 @@ typedef struct tput_row {
     uint64_t errors;
 } tput_row;
 int bench_throughput(const bench_opts *o, const bench_server *srv, tput_row *rows, int maxrows);
+/* Section 7: the same against a TLS-only server, one connection per thread. */
+int bench_throughput_tls(const bench_opts *o, const bench_server *tls_srv, tput_row *rows,
+                         int maxrows);
 
 /* pool_get_writer + pool_put timed inside a 1-thread SET loop. */
 typedef struct insitu_result {
@@ -132,7 +152,7 @@ int bench_memory_child(int argc, char **argv);
 /* report.c: everything measured, the verdicts, the table and the JSON. */
 #define BENCH_MAX_ROWS 16
 #define BENCH_MAX_TARGETS 16
-enum { SEC_CYCLE, SEC_TPUT, SEC_POLICY, SEC_MEM, SEC_ALL, SEC_N };
+enum { SEC_CYCLE, SEC_TPUT, SEC_POLICY, SEC_MEM, SEC_TLS, SEC_ALL, SEC_N };
 
 typedef struct bench_target {
     char name[96];
@@ -154,6 +174,10 @@ typedef struct bench_results {
     int npol;
     mem_result mem;
     insitu_result insitu;
+    bench_server tls_srv;
+    tput_row tls[BENCH_MAX_ROWS];
+    int ntls;
+    const char *tls_skipped; /* why section 7 did not run, when it was asked for */
     bench_target targets[BENCH_MAX_TARGETS];
     int ntargets;
     double elapsed_s;

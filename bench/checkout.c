@@ -87,8 +87,7 @@ static uint64_t cycle_step(void *garg, void *targ, int mode, uint64_t *errors)
 static pool_t *warm_pool(const bench_server *srv, int size)
 {
     pool_options_t o;
-    pool_options_init(&o);
-    o.master_addr = srv->addr;
+    bench_pool_options(srv, &o);
     o.max_connections = size;
     o.validate = POOL_VALIDATE_NEVER;
     pool_t *p = NULL;

@@ -3,7 +3,8 @@
  *   bench [--quick] [--reps N] [--seconds S] [--json FILE]
  *
  * Starts its own redis-server on a free loopback port (no Sentinel: the pool
- * is given master_addr; the hot path is the same). See the Performance section of README.md. */
+ * is given master_addr; the hot path is the same), and for the TLS section
+ * a second, TLS-only one. See the Performance section of README.md. */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <signal.h>
@@ -20,13 +21,10 @@
 
 static bench_results B;
 
-static void stop_server_at_exit(void) { bench_server_stop(bench_server_current); }
-
 static void on_signal(int sig)
 {
     /* Only async-signal-safe calls here: kill by pid, leave. */
-    if (bench_server_current != NULL && bench_server_current->pid > 0)
-        kill(bench_server_current->pid, SIGKILL);
+    bench_servers_kill_all();
     _exit(128 + sig);
 }
 
@@ -38,7 +36,9 @@ static void usage(FILE *f)
                "  --seconds S  length of one throughput run (default 1.0); one checkout\n"
                "               run lasts 0.3*S\n"
                "  --json FILE  also write every figure and repetition to FILE\n"
-               "  --only S     run one section: cycle, tput, insitu, policy or mem\n",
+               "  --only S     run one section: cycle, tput, insitu, policy, mem or tls\n"
+               "               (tls: SET throughput over TLS, in the default run when the\n"
+               "               build has TLS)\n",
             BENCH_MAX_REPS);
 }
 
@@ -119,10 +119,34 @@ static void machine_info(void)
         redisFree(c);
 }
 
-/* "median [min..max]" with the given scale and decimals. */
 static int want(const bench_opts *o, const char *section)
 {
     return o->only == NULL || strcmp(o->only, section) == 0;
+}
+
+/* Section 7 on a TLS-only server of its own, stopped right after, so the
+ * other sections never share the machine with it. 0, or -1 when the build
+ * has TLS but the server could not be made. */
+static int run_tls_section(void)
+{
+    B.tls_skipped = bench_tls_unavailable();
+    if (B.tls_skipped != NULL) {
+        fprintf(stderr, "bench: section 7 (TLS) skipped: %s\n", B.tls_skipped);
+        return 0;
+    }
+    fprintf(stderr, "bench: section 7 (SET throughput over TLS)...\n");
+    if (bench_server_start(&B.tls_srv, 1024, 1) != 0) {
+        bench_server_stop(&B.tls_srv);
+        B.tls_skipped = "the TLS-only redis-server did not start (stderr says why)";
+        return -1;
+    }
+    bench_load l0, l1;
+    bench_load_take(&l0, B.tls_srv.pid);
+    B.ntls = bench_throughput_tls(&B.o, &B.tls_srv, B.tls, BENCH_MAX_ROWS);
+    bench_load_take(&l1, B.tls_srv.pid);
+    bench_load_diff(&l0, &l1, &B.others[SEC_TLS], &B.steal[SEC_TLS]);
+    bench_server_stop(&B.tls_srv);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -142,8 +166,8 @@ int main(int argc, char **argv)
     /* redis-server inherits the limit: maxclients needs it, and so do the
      * 1024-connection memory children. */
     bench_raise_nofile(8192);
-    atexit(stop_server_at_exit);
-    if (bench_server_start(&B.srv, 4096) != 0)
+    atexit(bench_servers_stop_all);
+    if (bench_server_start(&B.srv, 4096, 0) != 0)
         return 1;
     machine_info();
     int64_t t0 = bench_now_ns();
@@ -181,6 +205,7 @@ int main(int argc, char **argv)
         bench_load_take(&l1, B.srv.pid);
         bench_load_diff(&l0, &l1, &B.others[SEC_MEM], &B.steal[SEC_MEM]);
     }
+    int tls_rc = want(&B.o, "tls") ? run_tls_section() : 0;
     bench_load_take(&l1, B.srv.pid);
     bench_load_diff(&all0, &l1, &B.others[SEC_ALL], &B.steal[SEC_ALL]);
     B.elapsed_s = (double)(bench_now_ns() - t0) / 1e9;
@@ -190,5 +215,5 @@ int main(int argc, char **argv)
     if (B.o.json_path != NULL)
         report_json(&B, B.o.json_path);
     bench_server_stop(&B.srv);
-    return 0;
+    return tls_rc == 0 ? 0 : 1;
 }

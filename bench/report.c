@@ -1,13 +1,15 @@
 /* The verdicts, the human table and the JSON file. */
 #define _GNU_SOURCE
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "bench.h"
 #include "json.h"
 
 const char *const bench_section_names[SEC_N] = {"checkout_cycle", "set_throughput",
-                                                "validation_policies", "memory", "whole_run"};
+                                                "validation_policies", "memory",
+                                                "set_throughput_tls", "whole_run"};
 
 static double min2(double a, double b) { return a < b ? a : b; }
 
@@ -41,6 +43,32 @@ static const cycle_row *cyc_find(const bench_results *R, int threads, int size)
         if (R->cyc[i].threads == threads && R->cyc[i].pool_size == size)
             return &R->cyc[i];
     return NULL;
+}
+
+/* Among the rows with one connection per thread: the lowest median ratio
+ * and the highest median extra CPU per command. */
+typedef struct tput_worst {
+    double ratio, cpu;
+    int ratio_threads, cpu_threads;
+} tput_worst;
+
+static void tput_find_worst(const tput_row *rows, int n, tput_worst *w)
+{
+    *w = (tput_worst){.ratio = 10, .cpu = -1};
+    for (int i = 0; i < n; i++) {
+        const tput_row *r = &rows[i];
+        if (r->max_connections != r->threads)
+            continue;
+        double ratio = series_median(&r->ratio), cpu = series_median(&r->cpu_extra_us);
+        if (ratio < w->ratio) {
+            w->ratio = ratio;
+            w->ratio_threads = r->threads;
+        }
+        if (cpu > w->cpu) {
+            w->cpu = cpu;
+            w->cpu_threads = r->threads;
+        }
+    }
 }
 
 void report_judge(bench_results *R)
@@ -85,27 +113,19 @@ void report_judge(bench_results *R)
         add_target(R, worst <= 1.25, "cost does not grow with pool size (64 vs 8 <= 1.25x)",
                    "worst pool64/pool8 CPU per pair = %.2fx (%d threads)", worst, worst_t);
     }
-    double worst_ratio = 10, worst_cpu = -1;
-    int wr_t = 0, wc_t = 0;
-    for (int i = 0; i < R->ntput; i++) {
-        const tput_row *r = &R->tput[i];
-        if (r->max_connections != r->threads)
-            continue;
-        double ratio = series_median(&r->ratio), cpu = series_median(&r->cpu_extra_us);
-        if (ratio < worst_ratio) {
-            worst_ratio = ratio;
-            wr_t = r->threads;
-        }
-        if (cpu > worst_cpu) {
-            worst_cpu = cpu;
-            wc_t = r->threads;
-        }
-    }
+    tput_worst w;
     if (R->ntput > 0) {
-        add_target(R, worst_ratio >= 0.98, "SET throughput pool/dedicated >= 0.98 (defaults)",
-                   "lowest median ratio %.3f (%d threads)", worst_ratio, wr_t);
-        add_target(R, worst_cpu < 0.1, "client CPU per command above dedicated < 0.1 us",
-                   "highest median extra %.3f us (%d threads)", worst_cpu, wc_t);
+        tput_find_worst(R->tput, R->ntput, &w);
+        add_target(R, w.ratio >= 0.98, "SET throughput pool/dedicated >= 0.98 (defaults)",
+                   "lowest median ratio %.3f (%d threads)", w.ratio, w.ratio_threads);
+        add_target(R, w.cpu < 0.1, "client CPU per command above dedicated < 0.1 us",
+                   "highest median extra %.3f us (%d threads)", w.cpu, w.cpu_threads);
+    }
+    if (R->ntls > 0) {
+        tput_find_worst(R->tls, R->ntls, &w);
+        add_target(R, w.ratio >= 0.98, "SET over TLS pool/dedicated TLS >= 0.98",
+                   "lowest median ratio %.3f (%d threads); highest CPU extra %.3f us (%d threads)",
+                   w.ratio, w.ratio_threads, w.cpu, w.cpu_threads);
     }
 }
 
@@ -141,9 +161,56 @@ static void print_cycles(const bench_results *R, FILE *f)
     }
 }
 
+/* A column of a table of tput_rows: which series, its scale and decimals. */
+typedef struct tput_col {
+    const char *head;
+    size_t series; /* offsetof(tput_row, the series) */
+    double scale;
+    int prec;
+} tput_col;
+
+/* Sections 2 and 7: throughput of both sides, their ratio, the control's. */
+static const tput_col rate_cols[4] = {
+    {"pool kops/s", offsetof(tput_row, pool_ops), 1e-3, 1},
+    {"dedicated kops/s", offsetof(tput_row, ded_ops), 1e-3, 1},
+    {"RATIO pool/ded.", offsetof(tput_row, ratio), 1, 3},
+    {"A/A control ratio", offsetof(tput_row, ctl_ratio), 1, 3},
+};
+
+/* Sections 6 and 7: client CPU per command of both sides and the control's. */
+static const tput_col cpu_cols[4] = {
+    {"pool us/cmd", offsetof(tput_row, pool_cpu_us), 1, 3},
+    {"dedicated us/cmd", offsetof(tput_row, ded_cpu_us), 1, 3},
+    {"POOL EXTRA us/cmd", offsetof(tput_row, cpu_extra_us), 1, 3},
+    {"A/A control diff us/cmd", offsetof(tput_row, ctl_cpu_diff_us), 1, 3},
+};
+
+/* Threads, connections, then the four columns, all but the last `width`
+ * wide; note_waits marks the rows with fewer connections than threads. */
+static void print_tput_table(FILE *f, const tput_row *rows, int n, const tput_col col[4],
+                             int width, int note_waits)
+{
+    char b[64];
+    fprintf(f, "   %7s %5s", "threads", "conns");
+    for (int k = 0; k < 4; k++)
+        fprintf(f, " | %-*s", k < 3 ? width : 0, col[k].head);
+    fputc('\n', f);
+    for (int i = 0; i < n; i++) {
+        const tput_row *r = &rows[i];
+        fprintf(f, "   %7d %5d", r->threads, r->max_connections);
+        for (int k = 0; k < 4; k++) {
+            const bench_series *v = (const bench_series *)((const char *)r + col[k].series);
+            fprintf(f, " | %-*s", k < 3 ? width : 0,
+                    fs(b, sizeof(b), v, col[k].scale, col[k].prec));
+        }
+        if (note_waits && r->max_connections < r->threads)
+            fputs("  (fewer connections than threads)", f);
+        fputc('\n', f);
+    }
+}
+
 static void print_throughput(const bench_results *R, FILE *f)
 {
-    char b1[64], b2[64], b3[64], b4[64];
     fprintf(f, "\n2. SET throughput: T threads doing pool_get_writer+SET+pool_put (default "
                "options, max_connections as shown)\n"
                "   vs the same T threads each on its own dedicated hiredis connection; they switch "
@@ -154,15 +221,7 @@ static void print_throughput(const bench_results *R, FILE *f)
                "rounds of per-round ratios.\n",
             BENCH_SET_SLICE_S * 1000);
     load_line(R, f, SEC_TPUT);
-    fprintf(f, "   %7s %5s | %-20s | %-20s | %-20s | %s\n", "threads", "conns", "pool kops/s",
-            "dedicated kops/s", "RATIO pool/ded.", "A/A control ratio");
-    for (int i = 0; i < R->ntput; i++) {
-        const tput_row *r = &R->tput[i];
-        fprintf(f, "   %7d %5d | %-20s | %-20s | %-20s | %s%s\n", r->threads, r->max_connections,
-                fs(b1, sizeof(b1), &r->pool_ops, 1e-3, 1), fs(b2, sizeof(b2), &r->ded_ops, 1e-3, 1),
-                fs(b3, sizeof(b3), &r->ratio, 1, 3), fs(b4, sizeof(b4), &r->ctl_ratio, 1, 3),
-                r->max_connections < r->threads ? "  (fewer connections than threads)" : "");
-    }
+    print_tput_table(f, R->tput, R->ntput, rate_cols, 20, 1);
 }
 
 static void print_policies(const bench_results *R, FILE *f)
@@ -218,21 +277,13 @@ static void print_memory(const bench_results *R, FILE *f)
 
 static void print_cpu(const bench_results *R, FILE *f)
 {
-    char b1[64], b2[64], b3[64], b4[64];
+    char b1[64];
     fprintf(f, "\n6. Client CPU per SET (user+sys of this process, getrusage RUSAGE_SELF around "
                "each section-2 slice; differences are\n"
                "   medians over rounds of per-round differences; the A/A control is the second "
                "dedicated connection's)\n");
     load_line(R, f, SEC_TPUT);
-    fprintf(f, "   %7s %5s | %-22s | %-22s | %-22s | %s\n", "threads", "conns", "pool us/cmd",
-            "dedicated us/cmd", "POOL EXTRA us/cmd", "A/A control diff us/cmd");
-    for (int i = 0; i < R->ntput; i++) {
-        const tput_row *r = &R->tput[i];
-        fprintf(f, "   %7d %5d | %-22s | %-22s | %-22s | %s\n", r->threads, r->max_connections,
-                fs(b1, sizeof(b1), &r->pool_cpu_us, 1, 3), fs(b2, sizeof(b2), &r->ded_cpu_us, 1, 3),
-                fs(b3, sizeof(b3), &r->cpu_extra_us, 1, 3),
-                fs(b4, sizeof(b4), &r->ctl_cpu_diff_us, 1, 3));
-    }
+    print_tput_table(f, R->tput, R->ntput, cpu_cols, 22, 0);
     const cycle_row *hot = NULL;
     for (int i = 0; i < R->ncyc; i++)
         if (R->cyc[i].threads == 1 && R->cyc[i].pool_size == 8)
@@ -247,6 +298,27 @@ static void print_cpu(const bench_results *R, FILE *f)
     if (hot != NULL)
         fprintf(f, "; the hot loop of section 1 costs %.0f ns CPU", series_median(&hot->pool_cpu_ns));
     fprintf(f, "\n");
+}
+
+static void print_tls(const bench_results *R, FILE *f)
+{
+    if (R->tls_skipped != NULL) {
+        fprintf(f, "\n7. SET throughput over TLS: skipped: %s\n", R->tls_skipped);
+        return;
+    }
+    fprintf(f, "\n7. SET throughput over TLS, as sections 2 and 6 (same threads, the same %.0f ms "
+               "slices, A/A control), against a\n"
+               "   second redis-server of ours, TLS-only on 127.0.0.1:%d (certificates from "
+               "tests/support/make-certs.sh).\n"
+               "   pool: tls = 1, tls_ca_file = ca.crt (chain and IP name checked); dedicated: "
+               "hiredis_ssl, one redisSSLContext\n"
+               "   with the same CA (chain checked) + redisInitiateSSLWithContext per "
+               "connection; max_connections = threads.\n",
+            BENCH_SET_SLICE_S * 1000, R->tls_srv.port);
+    load_line(R, f, SEC_TLS);
+    print_tput_table(f, R->tls, R->ntls, rate_cols, 20, 1);
+    fprintf(f, "   client CPU per SET over TLS (process user+sys per command, as in section 6):\n");
+    print_tput_table(f, R->tls, R->ntls, cpu_cols, 22, 0);
 }
 
 void report_print(const bench_results *R, FILE *f)
@@ -274,6 +346,8 @@ void report_print(const bench_results *R, FILE *f)
         print_memory(R, f);
     if (R->ntput > 0 || R->insitu.get_put_ns.n > 0)
         print_cpu(R, f);
+    if (R->ntls > 0 || R->tls_skipped != NULL)
+        print_tls(R, f);
 
     fprintf(f, "\nTargets\n");
     for (int i = 0; i < R->ntargets; i++)
@@ -284,10 +358,38 @@ void report_print(const bench_results *R, FILE *f)
         errors += R->cyc[i].errors;
     for (int i = 0; i < R->ntput; i++)
         errors += R->tput[i].errors;
+    for (int i = 0; i < R->ntls; i++)
+        errors += R->tls[i].errors;
     for (int i = 0; i < R->npol; i++)
         errors += R->pol[i].errors;
     errors += R->insitu.errors;
     fprintf(f, "   errors during measurements: %llu\n", (unsigned long long)errors);
+}
+
+static void json_tput_rows(jw *w, const char *key, const tput_row *rows, int n)
+{
+    jw_arr(w, key);
+    for (int i = 0; i < n; i++) {
+        const tput_row *r = &rows[i];
+        jw_obj(w, NULL);
+        jw_int(w, "threads", r->threads);
+        jw_int(w, "max_connections", r->max_connections);
+        jw_series(w, "pool_ops_per_s", &r->pool_ops);
+        jw_series(w, "dedicated_ops_per_s", &r->ded_ops);
+        jw_series(w, "ratio", &r->ratio);
+        jw_series(w, "pool_cpu_us_per_cmd", &r->pool_cpu_us);
+        jw_series(w, "dedicated_cpu_us_per_cmd", &r->ded_cpu_us);
+        jw_series(w, "pool_extra_cpu_us_per_cmd", &r->cpu_extra_us);
+        jw_series(w, "control_ops_per_s", &r->ctl_ops);
+        jw_series(w, "control_ratio", &r->ctl_ratio);
+        jw_series(w, "ratio_pool_vs_control", &r->ratio_vs_ctl);
+        jw_series(w, "control_cpu_us_per_cmd", &r->ctl_cpu_us);
+        jw_series(w, "control_cpu_diff_us_per_cmd", &r->ctl_cpu_diff_us);
+        jw_series(w, "pool_extra_cpu_vs_control_us_per_cmd", &r->cpu_extra_vs_ctl_us);
+        jw_int(w, "errors", (long long)r->errors);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
 }
 
 void report_json(const bench_results *R, const char *path)
@@ -338,28 +440,15 @@ void report_json(const bench_results *R, const char *path)
     }
     jw_arr_end(&w);
 
-    jw_arr(&w, "set_throughput");
-    for (int i = 0; i < R->ntput; i++) {
-        const tput_row *r = &R->tput[i];
-        jw_obj(&w, NULL);
-        jw_int(&w, "threads", r->threads);
-        jw_int(&w, "max_connections", r->max_connections);
-        jw_series(&w, "pool_ops_per_s", &r->pool_ops);
-        jw_series(&w, "dedicated_ops_per_s", &r->ded_ops);
-        jw_series(&w, "ratio", &r->ratio);
-        jw_series(&w, "pool_cpu_us_per_cmd", &r->pool_cpu_us);
-        jw_series(&w, "dedicated_cpu_us_per_cmd", &r->ded_cpu_us);
-        jw_series(&w, "pool_extra_cpu_us_per_cmd", &r->cpu_extra_us);
-        jw_series(&w, "control_ops_per_s", &r->ctl_ops);
-        jw_series(&w, "control_ratio", &r->ctl_ratio);
-        jw_series(&w, "ratio_pool_vs_control", &r->ratio_vs_ctl);
-        jw_series(&w, "control_cpu_us_per_cmd", &r->ctl_cpu_us);
-        jw_series(&w, "control_cpu_diff_us_per_cmd", &r->ctl_cpu_diff_us);
-        jw_series(&w, "pool_extra_cpu_vs_control_us_per_cmd", &r->cpu_extra_vs_ctl_us);
-        jw_int(&w, "errors", (long long)r->errors);
-        jw_obj_end(&w);
-    }
-    jw_arr_end(&w);
+    json_tput_rows(&w, "set_throughput", R->tput, R->ntput);
+
+    jw_obj(&w, "set_throughput_tls");
+    if (R->tls_skipped != NULL)
+        jw_str(&w, "skipped", R->tls_skipped);
+    if (R->ntls > 0)
+        jw_int(&w, "tls_port", R->tls_srv.port);
+    json_tput_rows(&w, "rows", R->tls, R->ntls);
+    jw_obj_end(&w);
 
     jw_obj(&w, "in_loop_checkout");
     jw_series(&w, "get_put_ns", &R->insitu.get_put_ns);

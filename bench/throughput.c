@@ -1,6 +1,6 @@
-/* Sections 2, 3 and 6: T threads doing SET through the pool (checkout, SET,
- * put back) against the same T threads each on a dedicated hiredis
- * connection doing the same SETs. The threads switch between the two every
+/* Sections 2, 3, 6 and 7: T threads doing SET through the pool (checkout,
+ * SET, put back) against the same T threads each on a dedicated hiredis
+ * connection doing the same SETs, plain or (7) both over TLS. The threads switch between the two every
  * slice (phase.h), so both sides share the run's conditions; process CPU
  * time is booked per slice. Plus the checkout cost timed inside the loop. */
 #define _GNU_SOURCE
@@ -77,13 +77,13 @@ static void threads_open(set_threads *g, const bench_server *srv, int n)
     g->targs = calloc((size_t)n, sizeof(*g->targs));
     if (g->t == NULL || g->targs == NULL)
         bench_die("out of memory");
+    char err[200];
     for (int i = 0; i < n; i++) {
         snprintf(g->t[i].key, sizeof(g->t[i].key), "bench:key:%d", i);
         g->targs[i] = &g->t[i];
-        g->t[i].c = redisConnect("127.0.0.1", srv->port);
-        g->t[i].c2 = redisConnect("127.0.0.1", srv->port);
-        if (g->t[i].c == NULL || g->t[i].c->err || g->t[i].c2 == NULL || g->t[i].c2->err)
-            bench_die("redisConnect failed");
+        if ((g->t[i].c = bench_connect(srv, 0, err, sizeof(err))) == NULL ||
+            (g->t[i].c2 = bench_connect(srv, 0, err, sizeof(err))) == NULL)
+            bench_die("dedicated connection to %s: %s", srv->addr, err);
     }
 }
 
@@ -132,27 +132,15 @@ static void run_modes(phase_runner *pr, int nmodes, double seconds, int rotate)
     phase_pause(pr);
 }
 
-int bench_throughput(const bench_opts *o, const bench_server *srv, tput_row *rows, int maxrows)
+/* Every rep of every row: rows[] come with threads and max_connections. */
+static void measure_rows(const bench_opts *o, const bench_server *srv, tput_row *rows, int n,
+                         const char *what)
 {
-    /* max_connections = threads (one connection each, as with dedicated
-     * ones), then 32 threads on the default max_connections (16): waits. */
-    static const int threads[] = {1, 2, 8, 32, 32};
-    const int n = 5;
-    if (maxrows < n)
-        return 0;
-    pool_options_t def;
-    pool_options_init(&def);
-    for (int r = 0; r < n; r++) {
-        memset(&rows[r], 0, sizeof(rows[r]));
-        rows[r].threads = threads[r];
-        rows[r].max_connections = r == n - 1 ? def.max_connections : threads[r];
-    }
     for (int rep = 0; rep < o->reps; rep++) {
         for (int r = 0; r < n; r++) {
             tput_row *row = &rows[r];
             pool_options_t po;
-            pool_options_init(&po);
-            po.master_addr = srv->addr;
+            bench_pool_options(srv, &po);
             po.max_connections = row->max_connections;
             set_threads g;
             threads_open(&g, srv, row->threads);
@@ -186,8 +174,43 @@ int bench_throughput(const bench_opts *o, const bench_server *srv, tput_row *row
             pool_destroy(x.pools[0]);
             threads_close(&g);
         }
-        fprintf(stderr, "  throughput: rep %d/%d done\n", rep + 1, o->reps);
+        fprintf(stderr, "  %s: rep %d/%d done\n", what, rep + 1, o->reps);
     }
+}
+
+static void row_init(tput_row *row, int threads, int max_connections)
+{
+    memset(row, 0, sizeof(*row));
+    row->threads = threads;
+    row->max_connections = max_connections;
+}
+
+int bench_throughput(const bench_opts *o, const bench_server *srv, tput_row *rows, int maxrows)
+{
+    /* max_connections = threads (one connection each, as with dedicated
+     * ones), then 32 threads on the default max_connections (16): waits. */
+    static const int threads[] = {1, 2, 8, 32, 32};
+    const int n = 5;
+    if (maxrows < n)
+        return 0;
+    pool_options_t def;
+    pool_options_init(&def);
+    for (int r = 0; r < n; r++)
+        row_init(&rows[r], threads[r], r == n - 1 ? def.max_connections : threads[r]);
+    measure_rows(o, srv, rows, n, "throughput");
+    return n;
+}
+
+int bench_throughput_tls(const bench_opts *o, const bench_server *tls_srv, tput_row *rows,
+                         int maxrows)
+{
+    static const int threads[] = {1, 8, 32};
+    const int n = 3;
+    if (maxrows < n)
+        return 0;
+    for (int r = 0; r < n; r++)
+        row_init(&rows[r], threads[r], threads[r]);
+    measure_rows(o, tls_srv, rows, n, "TLS throughput");
     return n;
 }
 
@@ -196,8 +219,7 @@ const char *const bench_policy_names[BENCH_NPOLICIES] = {"never", "idle (default
 
 static void policy_options(const bench_server *srv, int policy, int threads, pool_options_t *po)
 {
-    pool_options_init(po);
-    po->master_addr = srv->addr;
+    bench_pool_options(srv, po);
     po->max_connections = threads;
     switch (policy) {
     case 0:
@@ -270,8 +292,7 @@ void bench_insitu(const bench_opts *o, const bench_server *srv, insitu_result *o
 {
     memset(out, 0, sizeof(*out));
     pool_options_t po;
-    pool_options_init(&po);
-    po.master_addr = srv->addr;
+    bench_pool_options(srv, &po);
     po.max_connections = 1;
     size_t cap = 1 << 20;
     double *gp = malloc(sizeof(double) * cap), *em = malloc(sizeof(double) * cap);
