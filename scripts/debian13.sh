@@ -4,7 +4,7 @@
 # project's tracked and untracked (not ignored) files are copied in; build
 # trees are not. Everything started inside is stopped and every mount undone
 # on the way out, also when the command fails or the script is interrupted.
-#   scripts/debian13.sh                 the CI stage: scripts/test plain valkey asan fuzz
+#   scripts/debian13.sh                 the CI stage: scripts/test plain valkey tls asan fuzz
 #   scripts/debian13.sh 'CMD'           any command, run from the project's copy
 # Environment:
 #   FUZZ_SECONDS              seconds per fuzz target in the stage [30]
@@ -15,7 +15,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cmd="${1:-FUZZ_SECONDS=${FUZZ_SECONDS:-30} ./scripts/test plain valkey asan fuzz}"
+cmd="${1:-FUZZ_SECONDS=${FUZZ_SECONDS:-30} ./scripts/test plain valkey tls asan fuzz}"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "debian13.sh: must run as root (debootstrap, chroot, mounts)" >&2

@@ -23,7 +23,10 @@ PACKAGES=(
 )
 
 # What differs per release. libclang-rt-dev (the fuzzer and sanitizer runtimes
-# of the default clang) has that name on both; Valkey is packaged from 13 on.
+# of the default clang) has that name on both; Valkey is packaged from 13 on,
+# and so is TLS: hiredis 1.2's hiredis_ssl needs libssl-dev to be found by
+# pkg-config (libhiredis-dev does not pull it in), and the TLS tests make
+# their certificates with the openssl CLI.
 release_codename() {
     local id=""
     if [ -r /etc/os-release ]; then
@@ -33,9 +36,9 @@ release_codename() {
 }
 case "$(release_codename)" in
     bookworm) ;;
-    trixie) PACKAGES+=(valkey-server valkey-sentinel) ;;
+    trixie) PACKAGES+=(valkey-server valkey-sentinel libssl-dev openssl) ;;
     *) echo "deps.sh: not Debian 12 or 13 ($(release_codename)); trying the Debian 13 names" >&2
-       PACKAGES+=(valkey-server valkey-sentinel) ;;
+       PACKAGES+=(valkey-server valkey-sentinel libssl-dev openssl) ;;
 esac
 
 is_installed() {
