@@ -10,6 +10,9 @@
  *   RESP3 type bytes          protocol error            all parsed, on any connection
  *   reader element cap        INT_MAX (protocol error)  maxelements [2^32-1] (protocol error)
  *   nesting depth             7 (protocol error)        grows without a fixed cap
+ *   TLS (hiredis_ssl)         absent                    pool/tls.c, which also keeps its
+ *                                                       per-connection state in the
+ *                                                       1.x-only field c->privdata
  */
 #ifndef SPOOL_HIREDIS_COMPAT_H
 #define SPOOL_HIREDIS_COMPAT_H

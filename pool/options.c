@@ -128,6 +128,13 @@ static int check(const pool_options_t *o, char *err, size_t errlen)
         BAD("tls and sentinel_tls must be 0 or 1");
     if (o->sentinel_tls && !has_sentinel)
         BAD("sentinel_tls needs sentinels (master_addr has none)");
+    /* Certificates without TLS switched on would silently mean plaintext. */
+    if (!o->tls && !o->sentinel_tls &&
+        (o->tls_ca_file || o->tls_ca_dir || o->tls_cert_file || o->tls_key_file ||
+         o->tls_server_name || o->tls_skip_verify))
+        BAD("tls_* options are set but neither tls nor sentinel_tls is 1");
+    if (o->tls_server_name != NULL && !valid_name(o->tls_server_name))
+        BAD("tls_server_name must be 1..127 printable bytes without spaces");
     return 0;
 }
 

@@ -238,6 +238,16 @@ static void test_bad_tls_options(void **state)
     o = tls_opts(tls_node.port);
     o.tls = 2;
     assert_rc(POOL_EINVAL, pool_create(&o, &p));
+
+    o = tls_opts(tls_node.port);
+    o.tls = 0; /* a CA file but no TLS: a mistake, not plaintext */
+    logs_clear();
+    assert_rc(POOL_EINVAL, pool_create(&o, &p));
+    assert_logged("neither tls nor sentinel_tls");
+
+    o = tls_opts(tls_node.port);
+    o.tls_server_name = "bad name";
+    assert_rc(POOL_EINVAL, pool_create(&o, &p));
     assert_null(p);
 }
 
@@ -445,6 +455,7 @@ static void test_plaintext_to_tls_server(void **state)
     (void)state;
     pool_options_t o = tls_opts(tls_node.port);
     o.tls = 0;
+    o.tls_ca_file = NULL;
     o.checkout_timeout_ms = 500;
     logs_clear();
     pool_t *p = NULL;
