@@ -30,16 +30,21 @@ static _Thread_local struct {
 
 /* ---- Logging and events (never under a lock) ------------------------------ */
 
-void spool_log(pool_t *p, pool_log_level_t level, const char *fmt, ...)
+static void vlog(pool_t *p, pool_log_level_t level, const char *fmt, va_list ap)
 {
     if (p->cfg.log_fn == NULL || level > p->cfg.log_level)
         return;
     char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    p->cfg.log_fn(p->cfg.log_userdata, level, msg);
+}
+
+void spool_log(pool_t *p, pool_log_level_t level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vlog(p, level, fmt, ap);
     va_end(ap);
-    p->cfg.log_fn(p->cfg.log_userdata, level, msg);
 }
 
 static void vemit(pool_t *p, uint64_t gen, pool_event_type_t type, const char *old_host,
@@ -94,7 +99,7 @@ const spool_tls *spool_pool_tls(pool_t *p, int sentinel)
     return (sentinel ? p->cfg.sentinel_tls : p->cfg.tls) ? p->cfg.tls_ctx : NULL;
 }
 
-static void tls_log(void *arg, const char *msg) { spool_log(arg, POOL_LOG_WARN, "%s", msg); }
+static void tls_log(void *arg, const char *fmt, va_list ap) { vlog(arg, POOL_LOG_WARN, fmt, ap); }
 
 static void pool_free(pool_t *p)
 {

@@ -126,12 +126,10 @@ static void tls_log(const spool_tls *t, const char *fmt, ...)
 {
     if (t->log == NULL)
         return;
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    t->log(t->log_arg, fmt, ap);
     va_end(ap);
-    t->log(t->log_arg, msg);
 }
 
 static const char *reason_of(unsigned long e)

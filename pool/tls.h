@@ -12,6 +12,7 @@
 #ifndef SPOOL_TLS_H
 #define SPOOL_TLS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <hiredis/hiredis.h>
@@ -21,7 +22,7 @@
 typedef struct spool_tls spool_tls;
 
 /* Where TLS failures are reported (the pool's log, at WARN). */
-typedef void (*spool_tls_log_fn)(void *arg, const char *msg);
+typedef void (*spool_tls_log_fn)(void *arg, const char *fmt, va_list ap);
 
 /* 1 when the build has TLS. */
 int spool_tls_compiled(void);

@@ -166,6 +166,19 @@ static int get_timed(pool_t *p, redisContext **c, int64_t *took_ms)
     return rc;
 }
 
+/* A pool with o that creates, lends a connection that writes and reads
+ * key, and takes it back. */
+static void expect_works(pool_options_t o, const char *key)
+{
+    pool_t *p = NULL;
+    assert_rc(0, pool_create(&o, &p));
+    redisContext *c = NULL;
+    assert_rc(0, pool_get_writer(p, &c));
+    set_get(c, key, "ok");
+    pool_put(p, c);
+    pool_destroy(p);
+}
+
 /* A master_addr pool with o whose first checkout must fail with want,
  * quickly, and log needle. */
 static void expect_refused(pool_options_t o, int want, const char *needle)
@@ -303,13 +316,7 @@ static void test_tls_server_name(void **state)
     (void)state;
     pool_options_t o = tls_opts(tls_node.port);
     o.tls_server_name = "localhost";
-    pool_t *p = NULL;
-    assert_rc(0, pool_create(&o, &p));
-    redisContext *c = NULL;
-    assert_rc(0, pool_get_writer(p, &c));
-    set_get(c, "tls:name", "ok");
-    pool_put(p, c);
-    pool_destroy(p);
+    expect_works(o, "tls:name");
 }
 
 /* A borrowed TLS connection the server drops: the holder's next call fails
@@ -345,13 +352,7 @@ static void test_mutual_tls(void **state)
     pool_options_t o = tls_opts(mtls_node.port);
     o.tls_cert_file = client_crt;
     o.tls_key_file = client_key;
-    pool_t *p = NULL;
-    assert_rc(0, pool_create(&o, &p));
-    redisContext *c = NULL;
-    assert_rc(0, pool_get_writer(p, &c));
-    set_get(c, "tls:mutual", "ok");
-    pool_put(p, c);
-    pool_destroy(p);
+    expect_works(o, "tls:mutual");
 
     /* Without the client certificate: refused by the server, once, fast. */
     expect_refused(tls_opts(mtls_node.port), POOL_ETLS, "certificate required");
@@ -389,12 +390,7 @@ static void test_name_mismatch_refused(void **state)
     expect_refused(o, POOL_ECERT, "hostname mismatch");
     /* The name it does carry is accepted: only the name was wrong. */
     o.tls_server_name = "wrong.example";
-    pool_t *p = NULL;
-    assert_rc(0, pool_create(&o, &p));
-    redisContext *c = NULL;
-    assert_rc(0, pool_get_writer(p, &c));
-    pool_put(p, c);
-    pool_destroy(p);
+    expect_works(o, "tls:wrong-name");
     fx_node_stop(&extra);
 }
 
@@ -405,12 +401,7 @@ static void test_skip_verify(void **state)
     assert_int_equal(start_tls(&extra, "expired.crt", "expired.key", 0), 0);
     pool_options_t o = tls_opts(extra.port);
     o.tls_skip_verify = 1;
-    pool_t *p = NULL;
-    assert_rc(0, pool_create(&o, &p));
-    redisContext *c = NULL;
-    assert_rc(0, pool_get_writer(p, &c));
-    pool_put(p, c);
-    pool_destroy(p);
+    expect_works(o, "tls:skip-verify");
     fx_node_stop(&extra);
 }
 
@@ -608,12 +599,7 @@ static void test_sentinel_mutual_tls_required(void **state)
     /* With it, the sentinel answers and names the (mutual TLS) master. */
     o.tls_cert_file = client_crt;
     o.tls_key_file = client_key;
-    assert_rc(0, pool_create(&o, &p));
-    redisContext *c = NULL;
-    assert_rc(0, pool_get_writer(p, &c));
-    set_get(c, "tls:sentinel-mutual", "ok");
-    pool_put(p, c);
-    pool_destroy(p);
+    expect_works(o, "tls:sentinel-mutual");
     fx_node_stop(s);
 }
 
