@@ -427,16 +427,7 @@ static void test_silent_peer_within_deadline(void **state)
 static void test_tls_to_plaintext_server(void **state)
 {
     (void)state;
-    pool_options_t o = tls_opts(plain_node.port);
-    logs_clear();
-    pool_t *p = NULL;
-    assert_rc(0, pool_create(&o, &p));
-    redisContext *c = NULL;
-    int64_t took = 0;
-    assert_rc(POOL_ETLS, get_timed(p, &c, &took));
-    assert_true(took <= QUICK_MS);
-    assert_logged("TLS to 127.0.0.1:");
-    pool_destroy(p);
+    expect_refused(tls_opts(plain_node.port), POOL_ETLS, "TLS to 127.0.0.1:");
 }
 
 /* Plaintext asked of a TLS-only server: it resets the connection; the
