@@ -58,11 +58,13 @@
  *    hands out hostnames, which are then checked as DNS names (and sent as
  *    SNI). hiredis itself never checks the name; the library does.
  *  - The handshake is part of connect_timeout_ms (sentinel_timeout_ms for
- *    sentinels): a peer that accepts TCP and never answers TLS fails the
- *    attempt with POOL_ETLS in time. A refused certificate gives POOL_ECERT
- *    (expired, unknown CA, wrong name: the log says which), other TLS
- *    failures POOL_ETLS (e.g. the server wants a client certificate:
- *    tls_cert_file + tls_key_file). Neither is retried within a checkout.
+ *    sentinels): a peer that accepts TCP and never answers TLS (a frozen
+ *    node, a plaintext port) fails the attempt in time, as a node that does
+ *    not answer: POOL_ECONNECT, retried within checkout_timeout_ms. A
+ *    refused certificate gives POOL_ECERT (expired, unknown CA, wrong name:
+ *    the log says which), other TLS failures POOL_ETLS (e.g. the server
+ *    wants a client certificate: tls_cert_file + tls_key_file). Those two
+ *    are not retried within a checkout.
  *  - A borrowed TLS connection is a plain redisContext: use hiredis' usual
  *    calls. Its privdata and free_privdata fields belong to the library.
  */

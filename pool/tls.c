@@ -451,9 +451,12 @@ int spool_tls_handshake(const spool_tls *t, redisContext *c, const char *host, i
             return handshake_failed(tc, e);
         int rc = wait_io(c->fd, ev, deadline_ns, cancelled, arg, cancelled_rc);
         if (rc == POOL_ETIMEDOUT) {
-            tls_log(t, "TLS to %s: no handshake answer within the connect deadline (a plaintext "
-                       "server on this port, or a silent peer)", tc->peer);
-            return POOL_ETLS;
+            /* A node that does not answer, as a frozen master: "could not
+             * connect" like a TCP timeout, retried, and a reason to doubt
+             * the writer; not a TLS refusal that retrying cannot change. */
+            tls_log(t, "TLS to %s: no handshake answer within the connect deadline (a frozen or "
+                       "silent peer, or a plaintext server on this port)", tc->peer);
+            return POOL_ETIMEDOUT;
         }
         if (rc != 0)
             return rc;

@@ -40,8 +40,9 @@ void spool_tls_set_log(spool_tls *t, spool_tls_log_fn log, void *log_arg);
  * host:port just completed, before deadline_ns (checking cancelled(arg)
  * every few tens of ms when given). On success c reads and writes through
  * TLS with hiredis' usual calls. On failure c must be freed. 0,
- * POOL_ECERT (certificate refused), POOL_ETLS (handshake failed or timed
- * out), POOL_ENOMEM, or cancelled's code; the log says why. */
+ * POOL_ECERT (certificate refused), POOL_ETLS (handshake refused or
+ * broken), POOL_ETIMEDOUT (no answer by the deadline), POOL_ENOMEM, or
+ * cancelled's code; the log says why. */
 int spool_tls_handshake(const spool_tls *t, redisContext *c, const char *host, int port,
                         int64_t deadline_ns, int (*cancelled)(void *), void *arg,
                         int cancelled_rc);
