@@ -206,10 +206,13 @@ static inline int st_count_events(st_events *e, int from, pool_event_type_t type
 typedef struct st_pool_cfg {
     pool_options_t o;
     char sentinels[512];
+    fx_tls_client tls; /* the file names o points at when the topology is TLS */
 } st_pool_cfg;
 
 /* Options for the topology's master through all its sentinels, with the
- * event recorder and a stderr log. */
+ * event recorder and a stderr log. On a TLS topology (SENTINEL_POOL_TEST_TLS)
+ * everything goes over TLS, verified against its CA, with the client
+ * certificate. */
 static inline void st_pool_cfg_init(st_pool_cfg *cfg, const fx_topology *t, st_events *ev)
 {
     pool_options_init(&cfg->o);
@@ -222,6 +225,16 @@ static inline void st_pool_cfg_init(st_pool_cfg *cfg, const fx_topology *t, st_e
     cfg->o.log_fn = st_log_fn;
     cfg->o.log_level = st_is_verbose() ? POOL_LOG_DEBUG : POOL_LOG_WARN;
     cfg->o.checkout_timeout_ms = 5000;
+    const char *tls_dir = fx_topology_tls_dir(t);
+    if (tls_dir != NULL) {
+        if (fx_tls_client_paths(tls_dir, &cfg->tls) != 0)
+            fail_msg("fx_tls_client_paths(%s) failed", tls_dir);
+        cfg->o.tls = 1;
+        cfg->o.sentinel_tls = 1;
+        cfg->o.tls_ca_file = cfg->tls.ca;
+        cfg->o.tls_cert_file = cfg->tls.cert;
+        cfg->o.tls_key_file = cfg->tls.key;
+    }
 }
 
 /* ---- What a node or connection is ------------------------------------------ */

@@ -1,7 +1,8 @@
 /* Replica reads against a real topology (1 master, 2 replicas, 3 sentinels):
  * reads spread over both replicas, a dead or lagging replica is skipped,
  * the promoted node stops being a reader after a failover, and the fallback
- * policy when no replica qualifies. Plus leak reports. */
+ * policy when no replica qualifies. Plus leak reports. Under
+ * SENTINEL_POOL_TEST_TLS=1 the topologies and the pools are TLS-only. */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,6 +74,19 @@ static pool_t *make_pool_on(const fx_topology *t, const char *sentinel_list, cfg
     o.event_userdata = c;
     o.log_fn = on_log;
     o.log_level = POOL_LOG_INFO;
+    /* SENTINEL_POOL_TEST_TLS: everything over TLS, verified, with the
+     * client certificate (the library copies the paths at create). */
+    fx_tls_client files;
+    const char *tls_dir = fx_topology_tls_dir(t);
+    if (tls_dir != NULL) {
+        if (fx_tls_client_paths(tls_dir, &files) != 0)
+            fail_msg("fx_tls_client_paths(%s) failed", tls_dir);
+        o.tls = 1;
+        o.sentinel_tls = 1;
+        o.tls_ca_file = files.ca;
+        o.tls_cert_file = files.cert;
+        o.tls_key_file = files.key;
+    }
     pool_t *p = NULL;
     int rc = pool_create(&o, &p);
     if (rc != 0)

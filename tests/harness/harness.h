@@ -14,6 +14,7 @@
  *   plot.c     the SVG timeline (--plot): writes per node, errors, events
  *   sentinel_watch.c  own subscriber: when Sentinel published +switch-master
  *   report_sentinel.c  figures relative to it (summary and JSON)
+ *   tls.c      --tls: the run's certificates and the pool's TLS options
  *
  * Time is CLOCK_MONOTONIC nanoseconds (h_now_ns); 0 always means "not yet".
  *
@@ -161,6 +162,7 @@ typedef struct h_opts {
     int wait_ms;
     int lead_ms; /* steady writing before each trigger */
     int timeout_s;
+    int tls; /* every node, sentinel and connection TLS-only (--tls) */
     const char *json;
     const char *plot; /* SVG timeline; --demo: h_plot_default_path() */
 } h_opts;
@@ -182,6 +184,9 @@ typedef struct h_run {
     pthread_mutex_t pool_mu;
     char sentinels[256];
     char server[64]; /* "Redis 7.0.15", "Valkey 8.1.1" */
+    char tls_dir[256];  /* --tls: certificates (tls.c) */
+    fx_tls_client tls_files;
+    _Atomic int tls_certs_made; /* tls_dir exists and is ours to remove */
     int64_t t0; /* run start */
     int master_idx;
 
@@ -261,6 +266,16 @@ void h_swatch_counts(const h_run *r, uint64_t *messages, uint64_t *outside,
 /* ---- verify.c ---- */
 /* Read every writer's keys on the final master; fills the h_writer results. */
 int h_verify_data(h_run *r);
+
+/* ---- tls.c ---- */
+/* --tls in this build? 0, or -1 after saying why not. */
+int h_tls_check(void);
+/* Make the certificates (r->tls_dir) and fill *out for the topology; 0 or -1. */
+int h_tls_setup(h_run *r, fx_tls *out);
+/* Everything over TLS, verified against the run's CA, with its client certificate. */
+void h_tls_pool_options(h_run *r, pool_options_t *po);
+/* Remove the certificates; idempotent, from any thread (the watchdog too). */
+void h_tls_cleanup(h_run *r);
 
 /* ---- report.c ---- */
 /* Print the summary, write JSON; returns the number of failed invariants. */

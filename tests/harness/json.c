@@ -40,7 +40,8 @@ int h_write_json(h_run *r, const ev_sum *sums, kind_sum *ks, const inv *v, int n
             failed ? "FAIL" : "PASS", nw, r->o.rate);
     fprintf(f, "  \"server\": ");
     json_str(f, r->server);
-    fprintf(f, ",\n  \"hiredis\": \"%d.%d\",\n", HIREDIS_MAJOR, HIREDIS_MINOR);
+    fprintf(f, ",\n  \"hiredis\": \"%d.%d\",\n  \"tls\": %s,\n", HIREDIS_MAJOR, HIREDIS_MINOR,
+            r->o.tls ? "true" : "false");
     fprintf(f, "  \"final_master_port\": %d,\n  \"events\": [\n", r->final_master_port);
     for (int b = 0; b < r->n_buckets; b++) {
         const h_event *e = &r->ev[b];

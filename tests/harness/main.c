@@ -47,6 +47,11 @@ static void usage(FILE *f)
             "  --wait-ms MS       length of the wait scenario [3000]\n"
             "  --lead-ms MS       steady writing before each fault [1000]\n"
             "  --timeout S        watchdog: abort the whole run after S s [auto]\n"
+            "  --tls              TLS only: servers and sentinels listen on TLS ports only,\n"
+            "                     replicate and talk to each other over TLS; the pool and\n"
+            "                     the harness's own connections use TLS with a client\n"
+            "                     certificate (made for the run, removed after it). Needs a\n"
+            "                     build with TLS; SENTINEL_POOL_TEST_TLS=1 implies it\n"
             "Exit: 0 pass, 1 an invariant failed, 2 setup error, 3 watchdog.\n",
             H_MAX_WRITERS);
 }
@@ -105,7 +110,7 @@ static int parse_args(int argc, char **argv, h_opts *o)
     enum {
         O_SCENARIO = 1000, O_FAILOVERS, O_WRITERS, O_RATE, O_JSON, O_DEMO, O_QUIET, O_VERBOSE,
         O_FAST_INFO, O_FREEZE_MS, O_SDOWN_MS, O_RESTART_MS, O_WAIT_MS, O_LEAD_MS, O_TIMEOUT,
-        O_HELP, O_PLOT
+        O_HELP, O_PLOT, O_TLS
     };
     static const struct option longopts[] = {
         {"scenario", required_argument, NULL, O_SCENARIO},
@@ -124,6 +129,7 @@ static int parse_args(int argc, char **argv, h_opts *o)
         {"wait-ms", required_argument, NULL, O_WAIT_MS},
         {"lead-ms", required_argument, NULL, O_LEAD_MS},
         {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"tls", no_argument, NULL, O_TLS},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -147,6 +153,7 @@ static int parse_args(int argc, char **argv, h_opts *o)
         case O_WAIT_MS: bad |= parse_int(optarg, 0, 3600000, &o->wait_ms); break;
         case O_LEAD_MS: bad |= parse_int(optarg, 0, 600000, &o->lead_ms); break;
         case O_TIMEOUT: bad |= parse_int(optarg, 1, 86400, &o->timeout_s); break;
+        case O_TLS: o->tls = 1; break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
         default: bad = 1; break;
@@ -227,6 +234,12 @@ int main(int argc, char **argv)
     o->lead_ms = 1000;
     if (parse_args(argc, argv, o) != 0)
         return 2;
+    /* The switch that runs the tests over TLS runs this over TLS too: the
+     * fixture would start TLS topologies anyway. */
+    if (fx_tls_from_env())
+        o->tls = 1;
+    if (o->tls && h_tls_check() != 0)
+        return 2;
     if (o->timeout_s == 0)
         o->timeout_s = budget_s(o);
     if (o->demo && o->plot == NULL)
@@ -267,7 +280,11 @@ int main(int argc, char **argv)
 
     h_narrate(r,
               "Starting a small Redis deployment on this machine: one master, two replicas, "
-              "and three Sentinel processes that watch the master and replace it when needed.");
+              "and three Sentinel processes that watch the master and replace it when needed.%s",
+              o->tls ? " Everything runs over TLS: the servers listen on TLS ports only, "
+                       "replicate and talk to the sentinels over TLS, and the pool verifies "
+                       "their certificates and presents its own."
+                     : "");
     h_phase(r, "starting the topology");
     /* The fixture's default ping period (100 ms) breaks failovers of a dead
      * master: Sentinel then accepts a replica only if its INFO is younger
@@ -278,23 +295,34 @@ int main(int argc, char **argv)
     fx_topology_opts to;
     memset(&to, 0, sizeof(to));
     to.ping_period_ms = 300;
+    fx_tls tls;
+    if (o->tls) {
+        if (h_tls_setup(r, &tls) != 0) {
+            fprintf(stderr, "failover_harness: --tls: cannot make the certificates\n");
+            return 2;
+        }
+        to.tls = &tls;
+    }
     if (fx_topology_start(&r->topo, &to) != 0) {
         fprintf(stderr, "failover_harness: the topology did not start\n");
+        h_tls_cleanup(r);
         return 2;
     }
     r->topo_started = 1;
     if (fx_sentinels_string(&r->topo, r->sentinels, sizeof(r->sentinels)) != 0) {
         fx_topology_stop(&r->topo);
+        h_tls_cleanup(r);
         return 2;
     }
     fx_server_version(&r->topo.data[0], r->server, sizeof(r->server));
-    h_say(r, "topology up (%s): master 127.0.0.1:%d, replicas 127.0.0.1:%d and 127.0.0.1:%d, "
+    h_say(r, "topology up (%s%s): master 127.0.0.1:%d, replicas 127.0.0.1:%d and 127.0.0.1:%d, "
              "sentinels %s",
-          r->server, r->topo.data[0].port, r->topo.data[1].port, r->topo.data[2].port,
-          r->sentinels);
+          r->server, o->tls ? ", TLS only" : "", r->topo.data[0].port, r->topo.data[1].port,
+          r->topo.data[2].port, r->sentinels);
     if (h_swatch_start(r) != 0) {
         fprintf(stderr, "failover_harness: cannot start the sentinel watch\n");
         fx_topology_stop(&r->topo);
+        h_tls_cleanup(r);
         return 2;
     }
 
@@ -312,6 +340,8 @@ int main(int argc, char **argv)
         po.log_userdata = r;
         po.log_level = POOL_LOG_INFO;
     }
+    if (o->tls)
+        h_tls_pool_options(r, &po);
     pool_t *pool = NULL;
     int rc = pool_create(&po, &pool);
     if (rc != 0) {
@@ -319,6 +349,7 @@ int main(int argc, char **argv)
                 pool_strerror(rc));
         h_swatch_free(r);
         fx_topology_stop(&r->topo);
+        h_tls_cleanup(r);
         return 2;
     }
     pthread_mutex_lock(&r->pool_mu);
@@ -335,6 +366,7 @@ int main(int argc, char **argv)
         destroy_pool(r);
         h_swatch_free(r);
         fx_topology_stop(&r->topo);
+        h_tls_cleanup(r);
         return 2;
     }
     char pace[64];
@@ -370,6 +402,7 @@ int main(int argc, char **argv)
          * under its feet. Report and leave; the servers die with us. */
         fprintf(stderr, "failover_harness: FAIL: %d writer threads stuck\n", r->writers_stuck);
         fx_topology_stop(&r->topo);
+        h_tls_cleanup(r);
         fflush(NULL);
         _exit(1);
     }
@@ -386,6 +419,7 @@ int main(int argc, char **argv)
     fx_topology_stop(&r->topo);
     r->procs_left = count_alive(&r->topo);
     h_monitor_stop(r);
+    h_tls_cleanup(r);
 
     int failed = h_report(r);
     if (atomic_load(&r->plog_dropped) > 0)

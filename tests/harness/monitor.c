@@ -248,6 +248,7 @@ static void *monitor_main(void *arg)
                         (unsigned long long)atomic_load(&r->w[i].acked),
                         h_rel_s(r, atomic_load(&r->w[i].last_ok)), atomic_load(&r->w[i].done));
             fflush(stderr);
+            h_tls_cleanup(r);
             _exit(3);
         }
         if (now >= next) {

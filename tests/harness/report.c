@@ -253,9 +253,10 @@ int h_report(h_run *r)
         failed += !v[i].pass;
 
     /* Summary table: one line per bucket. Times are seconds after the trigger. */
-    printf("\n== failover_harness summary (%s, hiredis %d.%d): %d writers, %d events, final master "
-           "127.0.0.1:%d ==\n",
-           r->server, HIREDIS_MAJOR, HIREDIS_MINOR, nw, r->n_buckets - 2, r->final_master_port);
+    printf("\n== failover_harness summary (%s, hiredis %d.%d%s): %d writers, %d events, final "
+           "master 127.0.0.1:%d ==\n",
+           r->server, HIREDIS_MAJOR, HIREDIS_MINOR, r->o.tls ? ", TLS" : "", nw,
+           r->n_buckets - 2, r->final_master_port);
     char swh[64];
     h_sw_header(swh, sizeof(swh));
     printf("%-3s %-16s %7s %7s %7s %7s %7s %s %9s %9s %9s %8s %6s %5s %5s %5s %5s %5s %5s %4s\n",

@@ -18,27 +18,25 @@ static double since_s(int64_t from, int64_t to) { return (double)(to - from) / 1
 
 static int usable(const fx_node *n) { return n->running && !n->stopped; }
 
-/* ROLE of a data node: 'm', 'r' or 0 (no answer). */
+/* ROLE of a data node: 'm', 'r' or 0 (no answer). Through the fixture, so
+ * it speaks TLS to a TLS node; quiet, as the node may be down. */
 static char role_of(const fx_node *n)
 {
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", n->port,
-                                              (struct timeval){.tv_sec = 0, .tv_usec = 500000});
+    redisContext *c = fx_connect_quiet(n, 500);
     if (c == NULL)
         return 0;
     char role = 0;
-    if (c->err == 0) {
-        redisSetTimeout(c, (struct timeval){.tv_sec = 0, .tv_usec = 500000});
-        redisReply *rep = redisCommand(c, "ROLE");
-        if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
-            rep->element[0]->type == REDIS_REPLY_STRING) {
-            const char *s = rep->element[0]->str;
-            role = strcmp(s, "master") == 0 ? 'm'
-                   : (strcmp(s, "slave") == 0 || strcmp(s, "replica") == 0) ? 'r'
-                                                                            : 0;
-        }
-        if (rep != NULL)
-            freeReplyObject(rep);
+    redisReply *rep = redisCommand(c, "ROLE");
+    if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+        rep->element[0]->type == REDIS_REPLY_STRING) {
+        const char *s = rep->element[0]->str;
+        if (strcmp(s, "master") == 0)
+            role = 'm';
+        else if (strcmp(s, "slave") == 0 || strcmp(s, "replica") == 0)
+            role = 'r';
     }
+    if (rep != NULL)
+        freeReplyObject(rep);
     redisFree(c);
     return role;
 }

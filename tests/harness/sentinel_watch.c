@@ -8,8 +8,15 @@
  * published, so the report can set the pool's switch and the first writer
  * handed out on the new master against it.
  *
- * All connections are non-blocking and served by one poll() loop (100 ms
- * at most per turn, so stop is prompt). A connection that fails, closes
+ * All connections are served by one poll() loop (100 ms at most per turn,
+ * so stop is prompt). They come from fx_connect_nonblock, which speaks TLS
+ * to TLS sentinels and blocks only for the connect and handshake (refused at
+ * once while a sentinel is down, a few ms when it is up); after that they
+ * are non-blocking. Over TLS, poll() sees only the socket, not what OpenSSL
+ * has buffered; that is safe here because OpenSSL reads one record at a
+ * time (no read-ahead) and our messages are far smaller than the 16 KiB
+ * hiredis reads at once, so a read empties the record it started. A
+ * connection that fails, closes
  * (sentinel killed) or stays silent (PING unanswered: a frozen sentinel) is
  * freed and reopened every SW_RETRY_MS until the sentinel is back. The
  * thread touches only atomics shared with the writers and the output lock;
@@ -26,6 +33,7 @@
 #define SW_RETRY_MS 200
 #define SW_PING_IDLE_NS 1000000000LL   /* subscribed and silent: send a PING */
 #define SW_DEAD_IDLE_NS 3000000000LL   /* no byte at all for this long: reconnect */
+#define SW_CONNECT_MS 500              /* connect, TLS handshake */
 #define SW_CONNECT_NS 2000000000LL     /* connect + SUBSCRIBE confirmed within */
 #define SW_START_WAIT_MS 3000          /* start: wait for every subscription */
 #define SW_PAYLOAD_MAX 512
@@ -35,6 +43,7 @@ typedef enum { SW_DOWN = 0, SW_CONNECTING, SW_SUBSCRIBED } sw_state;
 typedef struct sw_conn {
     int idx; /* sentinel index in the topology (bit in sent_switch_mask) */
     int port;
+    fx_node node; /* copy: port, TLS and credentials do not change on restart */
     redisContext *c;
     sw_state state;
     int want_write;   /* commands appended, not yet fully written */
@@ -55,7 +64,6 @@ struct h_swatch {
     int n;
     sw_conn conn[FX_MAX_SENTINELS];
     char master_name[64];
-    char password[128];
     /* Read by the report after the thread is joined. */
     uint64_t messages, outside, reconnects; /* reconnects: subscribed again after a loss */
 };
@@ -81,21 +89,13 @@ static void sw_drop(struct h_swatch *sw, sw_conn *k, const char *why, int64_t no
     k->t_retry = now + (int64_t)SW_RETRY_MS * 1000000;
 }
 
-static void sw_open(struct h_swatch *sw, sw_conn *k, int64_t now)
+static void sw_open(sw_conn *k, int64_t now)
 {
     k->t_retry = now + (int64_t)SW_RETRY_MS * 1000000;
-    redisContext *c = redisConnectNonBlock("127.0.0.1", k->port);
+    redisContext *c = fx_connect_nonblock(&k->node, SW_CONNECT_MS); /* AUTH done if needed */
     if (c == NULL)
         return;
-    if (c->err) {
-        redisFree(c);
-        return;
-    }
-    int ok = 1;
-    if (sw->password[0] != '\0')
-        ok = redisAppendCommand(c, "AUTH %s", sw->password) == REDIS_OK;
-    ok = ok && redisAppendCommand(c, "SUBSCRIBE +switch-master +promoted-slave") == REDIS_OK;
-    if (!ok) {
+    if (redisAppendCommand(c, "SUBSCRIBE +switch-master +promoted-slave") != REDIS_OK) {
         redisFree(c);
         return;
     }
@@ -195,7 +195,7 @@ static void sw_reply(struct h_swatch *sw, sw_conn *k, redisReply *rep, int64_t t
     }
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
         rep->element[0]->type != REDIS_REPLY_STRING)
-        return; /* +OK of AUTH */
+        return; /* nothing we subscribed to */
     const char *kind = rep->element[0]->str;
     if (strcmp(kind, "message") == 0 && rep->elements == 3 &&
         rep->element[1]->type == REDIS_REPLY_STRING &&
@@ -245,7 +245,7 @@ static void sw_tick(struct h_swatch *sw, sw_conn *k, int64_t now)
 {
     if (k->c == NULL) {
         if (now >= k->t_retry)
-            sw_open(sw, k, now);
+            sw_open(k, now);
         return;
     }
     if (k->state == SW_CONNECTING && now - k->t_open > SW_CONNECT_NS) {
@@ -325,9 +325,9 @@ int h_swatch_start(h_run *r)
     for (int i = 0; i < sw->n; i++) {
         sw->conn[i].idx = i;
         sw->conn[i].port = r->topo.sentinel[i].port;
+        sw->conn[i].node = r->topo.sentinel[i];
     }
     snprintf(sw->master_name, sizeof(sw->master_name), "%s", r->topo.master_name);
-    snprintf(sw->password, sizeof(sw->password), "%s", r->topo.sentinel_password);
     if (pthread_create(&sw->thread, NULL, sw_main, sw) != 0) {
         free(sw);
         return -1;

@@ -42,6 +42,11 @@
  * verify the server's certificate (with hiredis >= 1.2), so a node can run
  * with expired.crt or other-server.crt: checking that is the library's job.
  *
+ * SENTINEL_POOL_TEST_TLS=1 makes every fx_topology_start without opts->tls
+ * TLS-only, with certificates of its own (fx_topology_tls_dir); in a build
+ * without TLS such a start fails with a message instead of running
+ * plaintext. Single nodes (fx_redis_start, fx_sentinel_start) ignore it.
+ *
  * ENVIRONMENT: SENTINEL_POOL_SERVER and SENTINEL_POOL_SENTINEL name the
  * programs, by name (found in $PATH, then /usr/bin) or path: default
  * redis-server and redis-sentinel; SENTINEL_POOL_SERVER=valkey-server alone
@@ -97,6 +102,20 @@ int fx_tls_make_certs(char *dir, size_t len);
 /* Remove such a directory and its files (refuses any directory whose name
  * does not start with fx-certs-). Honors FX_KEEP_DIRS. NULL or "" is fine. */
 void fx_tls_remove_certs(const char *dir);
+/* 1 when SENTINEL_POOL_TEST_TLS is set and not "" or "0": topologies then
+ * start TLS-only (see TLS at the top). Works in any build. */
+int fx_tls_from_env(void);
+
+/* What a client of fixture servers presents and trusts, as paths for
+ * pool_options_t's tls_ca_file, tls_cert_file and tls_key_file. */
+typedef struct fx_tls_client {
+    char ca[300];   /* <dir>/ca.crt */
+    char cert[300]; /* <dir>/client.crt */
+    char key[300];  /* <dir>/client.key */
+} fx_tls_client;
+/* Fill *out for the certificate directory dir. 0, or -1 (message) if a path
+ * does not fit. Works in any build (it only joins strings). */
+int fx_tls_client_paths(const char *dir, fx_tls_client *out);
 
 /* ------------------------------------------------------------------------ */
 /* Single servers                                                           */
@@ -201,6 +220,14 @@ int fx_node_restart(fx_node *n);
 /* Blocking context, 2 s connect and command timeouts, AUTH done if the node
  * has credentials. NULL (and a message) on failure. Free with redisFree. */
 redisContext *fx_connect(const fx_node *n);
+/* The same with timeout_ms for connect, handshake, AUTH and each command,
+ * and quiet: no message on failure (for polling a node that may be down). */
+redisContext *fx_connect_quiet(const fx_node *n, int timeout_ms);
+/* fx_connect_quiet, then the socket and the context switched to
+ * non-blocking, for a poll() loop around redisBufferWrite/redisBufferRead
+ * (TLS included). The connect, TLS handshake and AUTH themselves block, up
+ * to timeout_ms: a few ms on loopback, refused at once when the node is down. */
+redisContext *fx_connect_nonblock(const fx_node *n, int timeout_ms);
 /* "Redis 7.0.15" or "Valkey 8.1.1": what n runs, from INFO server ("?" when
  * it does not answer). */
 void fx_server_version(const fx_node *n, char *buf, size_t len);
@@ -234,6 +261,8 @@ typedef struct fx_topology {
     int failover_timeout_ms;
     char data_password[128];
     char sentinel_password[128];
+    char tls_dir[256];  /* certificates when TLS (see fx_topology_tls_dir) */
+    int tls_own_certs;  /* made by fx_topology_start, removed by fx_topology_stop */
 } fx_topology;
 
 typedef struct fx_topology_opts {
@@ -254,8 +283,10 @@ typedef struct fx_topology_opts {
     int publish_period_ms;
     int info_period_ms;
     int ask_period_ms;
-    const fx_tls *tls;           /* NULL: plaintext; else every node and
-                                    sentinel is TLS only with these certs */
+    const fx_tls *tls;           /* NULL: plaintext (TLS with certificates of
+                                    its own under SENTINEL_POOL_TEST_TLS=1);
+                                    else every node and sentinel is TLS only
+                                    with these certs */
     int start_timeout_ms;        /* convergence wait, default 30000 */
 } fx_topology_opts;
 
@@ -264,8 +295,13 @@ typedef struct fx_topology_opts {
  * sentinel names the master, lists every replica (link ok, not down) and
  * every other sentinel (not down). On failure: dump logs, stop all, -1. */
 int fx_topology_start(fx_topology *t, const fx_topology_opts *o); /* *t overwritten */
-/* Stop all nodes concurrently (SIGTERM, SIGKILL after 2 s). Idempotent. */
+/* Stop all nodes concurrently (SIGTERM, SIGKILL after 2 s), and remove the
+ * certificates fx_topology_start made for it. Idempotent. */
 void fx_topology_stop(fx_topology *t);
+/* The certificate directory of a TLS topology (opts->tls->dir, or its own
+ * under SENTINEL_POOL_TEST_TLS), for fx_tls_client_paths; NULL when it runs
+ * plaintext. */
+const char *fx_topology_tls_dir(const fx_topology *t);
 
 /* Index of the data node that every reachable sentinel names and whose ROLE
  * is master; -1 if there is none or they disagree. Quiet (no stderr). */

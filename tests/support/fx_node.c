@@ -316,6 +316,29 @@ redisContext *fx_connect(const fx_node *n)
     return fxi_connect(n, 2000, 0);
 }
 
+redisContext *fx_connect_quiet(const fx_node *n, int timeout_ms)
+{
+    return fxi_connect(n, timeout_ms, 1);
+}
+
+redisContext *fx_connect_nonblock(const fx_node *n, int timeout_ms)
+{
+    redisContext *c = fxi_connect(n, timeout_ms, 1);
+    if (!c)
+        return NULL;
+    /* hiredis has no call that turns a connected context non-blocking. Its
+     * reads and writes, plain and TLS alike, take EAGAIN (or OpenSSL's
+     * WANT_READ/WRITE) for "try later" exactly when REDIS_BLOCK is clear,
+     * so the socket flag and that context flag are the whole switch. */
+    int fl = fcntl(c->fd, F_GETFL);
+    if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        redisFree(c);
+        return NULL;
+    }
+    c->flags &= ~REDIS_BLOCK;
+    return c;
+}
+
 redisReply *fxi_vcmd(const fx_node *n, int timeout_ms, int quiet, const char *fmt, va_list ap)
 {
     redisContext *c = fxi_connect(n, timeout_ms, quiet);

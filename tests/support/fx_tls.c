@@ -34,6 +34,27 @@ int fx_tls_available(void)
 #endif
 }
 
+int fx_tls_from_env(void)
+{
+    const char *v = getenv("SENTINEL_POOL_TEST_TLS");
+    return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+int fx_tls_client_paths(const char *dir, fx_tls_client *out)
+{
+    if (!dir || !*dir || !out)
+        return -1;
+    int a = snprintf(out->ca, sizeof(out->ca), "%s/ca.crt", dir);
+    int b = snprintf(out->cert, sizeof(out->cert), "%s/client.crt", dir);
+    int c = snprintf(out->key, sizeof(out->key), "%s/client.key", dir);
+    if (a < 0 || b < 0 || c < 0 || (size_t)a >= sizeof(out->ca) ||
+        (size_t)b >= sizeof(out->cert) || (size_t)c >= sizeof(out->key)) {
+        fprintf(stderr, "fx_tls_client_paths: %s is too long\n", dir);
+        return -1;
+    }
+    return 0;
+}
+
 void fx_tls_remove_certs(const char *dir)
 {
     if (!dir || !*dir)

@@ -303,13 +303,34 @@ int fx_topology_start(fx_topology *t, const fx_topology_opts *o)
     snprintf(t->sentinel_password, sizeof(t->sentinel_password), "%s",
              o->sentinel_password ? o->sentinel_password : "");
 
+    fx_tls own_tls;
+    const fx_tls *tls = o->tls;
+    if (tls && tls->dir)
+        snprintf(t->tls_dir, sizeof(t->tls_dir), "%s", tls->dir);
+    if (!tls && fx_tls_from_env()) {
+        /* A run that asked for TLS must not pass in plaintext. */
+        if (!fx_tls_available()) {
+            fprintf(stderr, "fx_topology_start: SENTINEL_POOL_TEST_TLS is set, but this build "
+                            "has no TLS (no hiredis_ssl): not starting a plaintext topology\n");
+            return -1;
+        }
+        if (fx_tls_make_certs(t->tls_dir, sizeof(t->tls_dir)) != 0)
+            return -1;
+        t->tls_own_certs = 1;
+        fprintf(stderr, "fx_topology_start: SENTINEL_POOL_TEST_TLS: TLS only, certificates in %s\n",
+                t->tls_dir);
+        memset(&own_tls, 0, sizeof(own_tls));
+        own_tls.dir = t->tls_dir;
+        tls = &own_tls;
+    }
+
     fx_redis_opts ro;
     memset(&ro, 0, sizeof(ro));
     ro.requirepass = o->data_password;
     ro.masterauth = o->data_password;
     ro.acl_users = o->data_acl_users;
     ro.extra_config = o->data_extra_config;
-    ro.tls = o->tls;
+    ro.tls = tls;
     for (int i = 0; i < t->n_data; i++) {
         if (i > 0) {
             ro.replicaof_host = "127.0.0.1";
@@ -338,7 +359,7 @@ int fx_topology_start(fx_topology *t, const fx_topology_opts *o)
     so.publish_period_ms = o->publish_period_ms;
     so.info_period_ms = o->info_period_ms;
     so.ask_period_ms = o->ask_period_ms;
-    so.tls = o->tls;
+    so.tls = tls;
     for (int i = 0; i < t->n_sentinels; i++) {
         if (fx_sentinel_start(&t->sentinel[i], &so) != 0) {
             fprintf(stderr, "fx_topology_start: sentinel %d failed to start\n", i);
@@ -371,6 +392,16 @@ void fx_topology_stop(fx_topology *t)
     fxi_stop_many(all, n, 2000);
     for (size_t i = 0; i < n; i++)
         fx_node_stop(all[i]); /* already reaped: only removes the directory */
+    if (t->tls_own_certs) {
+        fx_tls_remove_certs(t->tls_dir);
+        t->tls_own_certs = 0;
+        t->tls_dir[0] = '\0';
+    }
+}
+
+const char *fx_topology_tls_dir(const fx_topology *t)
+{
+    return t && t->tls_dir[0] ? t->tls_dir : NULL;
 }
 
 int fx_sentinel_failover(fx_topology *t, int sentinel_idx)
