@@ -374,17 +374,30 @@ static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size
     return 0;
 }
 
+#define READ_AVAILABLE_MAX (64 * 1024)
+
 int spool_read_available(redisContext *c)
 {
-    int tls = spool_tls_on(c);
-    if (tls)
-        spool_tls_nowait(c, 1);
-    int rc = read_some(c);
-    /* Drain what OpenSSL decrypted, so poll() sees every byte left. */
-    while (rc == 0 && tls && spool_tls_pending(c))
+    if (!spool_tls_on(c))
+        return read_some(c);
+    /* FIX: one SSL_read() returns one TLS record, where one recv() takes
+     * everything the socket holds. Reading one record per wake-up left a
+     * sentinel's queued events (+sdown, +odown, +failover-state-...) to be
+     * handled one per watcher step, each step possibly a 500 ms check of a
+     * frozen master: the switch came 0.5-1 s later than in plaintext. Read
+     * until OpenSSL would wait (bounded like a recv()); then nothing stays
+     * buffered where poll() cannot see it. */
+    spool_tls_nowait(c, 1);
+    int rc = 0;
+    size_t got = 0;
+    while (rc == 0 && got < READ_AVAILABLE_MAX) {
+        size_t before = c->reader->len; /* feeding only appends */
         rc = read_some(c);
-    if (tls)
-        spool_tls_nowait(c, 0);
+        if (c->reader->len <= before)
+            break;
+        got += c->reader->len - before;
+    }
+    spool_tls_nowait(c, 0);
     return rc;
 }
 

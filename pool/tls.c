@@ -484,7 +484,8 @@ void spool_tls_nowait(redisContext *c, int on)
 int spool_tls_pending(const redisContext *c)
 {
     tls_conn *tc = conn_of(c);
-    return tc != NULL && SSL_pending(tc->ssl) > 0;
+    /* SSL_has_pending also counts records read but not yet decrypted. */
+    return tc != NULL && (SSL_pending(tc->ssl) > 0 || SSL_has_pending(tc->ssl));
 }
 
 int spool_tls_write(redisContext *c, const char *buf, size_t len, size_t *off)
