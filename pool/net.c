@@ -398,6 +398,8 @@ int spool_read_available(redisContext *c)
         got += c->reader->len - before;
     }
     spool_tls_nowait(c, 0);
+    if (got > 0)
+        spool_tls_answered(c);
     return rc;
 }
 
@@ -471,8 +473,11 @@ int spool_roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t n
         if (tls)
             spool_tls_nowait(c, 1);
         rc = read_replies(c, deadline_ns, abort_fd, ncmd, replies, max_buffer);
-        if (tls)
+        if (tls) {
             spool_tls_nowait(c, 0);
+            if (rc == 0)
+                spool_tls_answered(c);
+        }
     }
     if (rc != 0) {
         for (size_t i = 0; i < ncmd; i++) {

@@ -69,6 +69,7 @@ int spool_tls_write(redisContext *c, const char *buf, size_t len, size_t *off)
 }
 int spool_tls_idle_check(redisContext *c) { return (void)c, POOL_EIO; }
 int spool_tls_read_error(redisContext *c) { return (void)c, 0; }
+void spool_tls_answered(redisContext *c) { (void)c; }
 
 #else /* SPOOL_HAVE_TLS */
 
@@ -109,6 +110,8 @@ typedef struct tls_conn {
     SSL *ssl;   /* owned by hiredis (freed in redisFree) */
     tls_sock *sock;
     const spool_tls *cfg;
+    int cert_asked; /* the server asked for a client certificate we do not have */
+    int answered;   /* a round trip on it succeeded (spool_tls_answered) */
     char peer[SPOOL_HOST_MAX + 8];
 } tls_conn;
 
@@ -120,6 +123,17 @@ static tls_conn *conn_of(const redisContext *c)
 }
 
 int spool_tls_compiled(void) { return 1; }
+
+/* OpenSSL asks this only when the server requests a client certificate and
+ * none is configured: remember it, send none (the server may accept that). */
+static int no_client_cert(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+    (void)x509, (void)pkey;
+    tls_conn *tc = SSL_get_app_data(ssl);
+    if (tc != NULL)
+        tc->cert_asked = 1;
+    return 0;
+}
 
 static void tls_log(const spool_tls *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tls_log(const spool_tls *t, const char *fmt, ...)
@@ -285,6 +299,7 @@ int spool_tls_new(const pool_options_t *o, spool_tls_log_fn log, void *log_arg, 
         }
     }
     SSL_CTX_set_verify(t->ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_client_cert_cb(t->ctx, no_client_cert);
     /* A server's EOF without close_notify is what every cut connection
      * looks like; report it as the end of the connection, not a TLS error. */
     SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
@@ -417,6 +432,7 @@ int spool_tls_handshake(const spool_tls *t, redisContext *c, const char *host, i
     tc->cfg = t;
     tc->ssl = ssl;
     tc->sock = sock;
+    SSL_set_app_data(ssl, tc);
     snprintf(tc->peer, sizeof(tc->peer), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     sock->fd = c->fd;
     sock->nowait = 1;
@@ -539,19 +555,34 @@ int spool_tls_idle_check(redisContext *c)
     return e == SSL_ERROR_WANT_READ ? 0 : POOL_EIO;
 }
 
+void spool_tls_answered(redisContext *c)
+{
+    tls_conn *tc = conn_of(c);
+    if (tc != NULL)
+        tc->answered = 1;
+}
+
 int spool_tls_read_error(redisContext *c)
 {
     tls_conn *tc = conn_of(c);
-    if (tc == NULL || ERR_peek_last_error() == 0 ||
-        ERR_GET_LIB(ERR_peek_last_error()) != ERR_LIB_SSL) {
-        ERR_clear_error();
+    if (tc == NULL)
         return 0;
-    }
     char why[256];
-    /* Under mutual TLS, TLS 1.3 reports a refused client certificate here,
-     * after the handshake: the server's alert arrives with the first reply. */
-    tls_log(tc->cfg, "TLS to %s: %s", tc->peer, ssl_reason(why, sizeof(why)));
-    return POOL_ETLS;
+    /* Under mutual TLS, TLS 1.3 reports a refused client certificate after
+     * the handshake: the server's alert arrives with the first reply. */
+    if (ERR_peek_last_error() != 0 && ERR_GET_LIB(ERR_peek_last_error()) == ERR_LIB_SSL) {
+        tls_log(tc->cfg, "TLS to %s: %s", tc->peer, ssl_reason(why, sizeof(why)));
+        return POOL_ETLS;
+    }
+    ERR_clear_error();
+    /* ...or, when its reset overtook the alert, only a closed connection. */
+    if (tc->cert_asked && !tc->answered) {
+        tls_log(tc->cfg, "TLS to %s: client certificate required by the server, none is "
+                         "configured (tls_cert_file, tls_key_file); it closed the connection",
+                tc->peer);
+        return POOL_ETLS;
+    }
+    return 0;
 }
 
 #endif /* SPOOL_HAVE_TLS */

@@ -67,10 +67,15 @@ int spool_tls_write(redisContext *c, const char *buf, size_t len, size_t *off);
  * 0 alive, POOL_EIO when closed or holding bytes nobody asked for. */
 int spool_tls_idle_check(redisContext *c);
 
-/* After a failed read on a TLS context: POOL_ETLS when OpenSSL reported a TLS
- * error (e.g. the server's "certificate required" alert under mutual TLS,
- * logged), else 0 (an ordinary I/O error). */
+/* After a failed read or write on a TLS context: POOL_ETLS when OpenSSL
+ * reported a TLS error (e.g. the server's "certificate required" alert under
+ * mutual TLS), or when a server that asked for a client certificate we have
+ * not got closed the connection before answering anything (logged); else 0
+ * (an ordinary I/O error). */
 int spool_tls_read_error(redisContext *c);
+
+/* A round trip on c succeeded: from now on a close is just a close. */
+void spool_tls_answered(redisContext *c);
 
 /* Does a plaintext reply buffer start with a TLS alert record? The sign of a
  * TLS-only server reached without TLS. */
