@@ -417,8 +417,9 @@ static int send_tls(redisContext *c, const char *buf, size_t len, int64_t deadli
     }
 }
 
-int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
-               const spool_cmd *cmds)
+/* spool_send() without switching TLS modes: the caller has c in nowait. */
+static int send_cmds(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
+                     const spool_cmd *cmds)
 {
     if (c == NULL || c->err || ncmd == 0 || (c->obuf != NULL && c->obuf[0] != '\0'))
         return POOL_EIO; /* unsent caller commands would interleave with ours */
@@ -449,14 +450,18 @@ int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
         len += (size_t)clen;
         redisFreeCommand(cmd);
     }
-    int tls = spool_tls_on(c);
-    if (tls)
-        spool_tls_nowait(c, 1);
-    int rc = tls ? send_tls(c, buf, len, deadline_ns, abort_fd)
-                 : send_all(c->fd, buf, len, deadline_ns, abort_fd);
-    if (tls)
-        spool_tls_nowait(c, 0);
+    int rc = spool_tls_on(c) ? send_tls(c, buf, len, deadline_ns, abort_fd)
+                             : send_all(c->fd, buf, len, deadline_ns, abort_fd);
     free(buf);
+    return rc;
+}
+
+int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
+               const spool_cmd *cmds)
+{
+    spool_tls_nowait(c, 1); /* no-ops on plaintext */
+    int rc = send_cmds(c, deadline_ns, abort_fd, ncmd, cmds);
+    spool_tls_nowait(c, 0);
     return rc;
 }
 
@@ -467,18 +472,13 @@ int spool_roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t n
         replies[i] = NULL;
     if (max_buffer <= 0)
         max_buffer = DEFAULT_MAX_BUFFER;
-    int rc = spool_send(c, deadline_ns, abort_fd, ncmd, cmds);
-    if (rc == 0) {
-        int tls = spool_tls_on(c);
-        if (tls)
-            spool_tls_nowait(c, 1);
+    spool_tls_nowait(c, 1); /* no-ops on plaintext */
+    int rc = send_cmds(c, deadline_ns, abort_fd, ncmd, cmds);
+    if (rc == 0)
         rc = read_replies(c, deadline_ns, abort_fd, ncmd, replies, max_buffer);
-        if (tls) {
-            spool_tls_nowait(c, 0);
-            if (rc == 0)
-                spool_tls_answered(c);
-        }
-    }
+    spool_tls_nowait(c, 0);
+    if (rc == 0)
+        spool_tls_answered(c);
     if (rc != 0) {
         for (size_t i = 0; i < ncmd; i++) {
             if (replies[i] != NULL)

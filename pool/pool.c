@@ -101,6 +101,13 @@ const spool_tls *spool_pool_tls(pool_t *p, int sentinel)
 
 static void tls_log(void *arg, const char *fmt, va_list ap) { vlog(arg, POOL_LOG_WARN, fmt, ap); }
 
+/* A connect failure that retrying will not change and that says nothing
+ * about the writer (credentials, options, TLS configuration). */
+static int is_refusal(int rc)
+{
+    return rc == POOL_EAUTH || rc == POOL_EINVAL || rc == POOL_ECERT || rc == POOL_ETLS;
+}
+
 static void pool_free(pool_t *p)
 {
     spool_watcher_free(p->watcher);
@@ -455,7 +462,7 @@ static int open_in_slot(pool_t *p, spool_slot *s, const char *host, int port, ui
         spool_count(&p->stats.connect_failures);
         spool_log(p, POOL_LOG_WARN, "connect to %s:%d failed: %s", host, port, pool_strerror(rc));
         spool_slot_release(p, s, SLOT_EMPTY);
-        if (rc != POOL_EAUTH && rc != POOL_EINVAL && rc != POOL_ECERT && rc != POOL_ETLS)
+        if (!is_refusal(rc))
             writer_doubt(p, gen, 0, "connect failed");
         return rc;
     }
@@ -554,10 +561,8 @@ static int open_or_wait(pool_t *p, int64_t deadline, spool_slot **got, int *last
             *got = s;
             return 0;
         }
-        /* Refusals that retrying will not change: give up at once. */
-        if (rc == POOL_EAUTH || rc == POOL_EINVAL || rc == POOL_ESHUTDOWN || rc == POOL_ECERT ||
-            rc == POOL_ETLS)
-            return rc;
+        if (is_refusal(rc) || rc == POOL_ESHUTDOWN)
+            return rc; /* give up at once */
         if (rc == 1)
             return 1;
         /* Keep the most telling error: a last attempt cut short by the

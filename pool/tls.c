@@ -504,6 +504,20 @@ int spool_tls_pending(const redisContext *c)
     return tc != NULL && (SSL_pending(tc->ssl) > 0 || SSL_has_pending(tc->ssl));
 }
 
+/* One SSL_read() of at most a byte that never blocks, whatever mode the
+ * connection is in: OpenSSL processes what arrived (tickets, an alert, a
+ * close). Returns SSL_get_error()'s verdict; the error queue is left as is. */
+static int read_byte_nowait(tls_conn *tc)
+{
+    char b;
+    int was = tc->sock->nowait;
+    tc->sock->nowait = 1;
+    int n = SSL_read(tc->ssl, &b, 1);
+    int e = n > 0 ? SSL_ERROR_NONE : SSL_get_error(tc->ssl, n);
+    tc->sock->nowait = was;
+    return e;
+}
+
 int spool_tls_write(redisContext *c, const char *buf, size_t len, size_t *off)
 {
     tls_conn *tc = conn_of(c);
@@ -525,13 +539,8 @@ int spool_tls_write(redisContext *c, const char *buf, size_t len, size_t *off)
         /* A server that refused us (say, no client certificate under TLS
          * 1.3) sent its alert and closed; our write met the reset. Read
          * the alert, which says why, instead of reporting a bare I/O error. */
-        if (ERR_peek_error() == 0) {
-            char b;
-            int was = tc->sock->nowait;
-            tc->sock->nowait = 1;
-            (void)SSL_read(tc->ssl, &b, 1);
-            tc->sock->nowait = was;
-        }
+        if (ERR_peek_error() == 0)
+            (void)read_byte_nowait(tc);
         int rc = spool_tls_read_error(c);
         return rc != 0 ? rc : POOL_EIO;
     }
@@ -543,13 +552,8 @@ int spool_tls_idle_check(redisContext *c)
     tls_conn *tc = conn_of(c);
     if (tc == NULL)
         return POOL_EIO;
-    char b;
-    int was = tc->sock->nowait;
-    tc->sock->nowait = 1;
     ERR_clear_error();
-    int n = SSL_read(tc->ssl, &b, 1);
-    int e = n > 0 ? SSL_ERROR_NONE : SSL_get_error(tc->ssl, n);
-    tc->sock->nowait = was;
+    int e = read_byte_nowait(tc);
     ERR_clear_error();
     /* Nothing but records for OpenSSL itself (session tickets): alive. */
     return e == SSL_ERROR_WANT_READ ? 0 : POOL_EIO;

@@ -32,14 +32,15 @@ int sp_sentinel_add(spool_watcher *w, const char *host, int port)
 }
 
 /* A plaintext round trip failed the way a TLS-only server makes it fail:
- * say what to change (option is "sentinel_tls" or "tls"). */
+ * say what to change. */
 static void note_tls_hint(spool_watcher *w, const redisContext *c, int rc, const spool_addr *a,
-                          const char *option)
+                          int is_sentinel)
 {
     const char *hint = spool_tls_hint(c, rc);
     if (hint != NULL)
         spool_log(w->pool, POOL_LOG_WARN, "%s %s:%d %s (%s = 1?)",
-                  strcmp(option, "tls") == 0 ? "node" : "sentinel", a->host, a->port, hint, option);
+                  is_sentinel ? "sentinel" : "node", a->host, a->port, hint,
+                  is_sentinel ? "sentinel_tls" : "tls");
 }
 
 int sp_sentinel_connect(spool_watcher *w, const spool_addr *a, int64_t deadline_ns,
@@ -57,7 +58,7 @@ int sp_sentinel_connect(spool_watcher *w, const spool_addr *a, int64_t deadline_
                              : (spool_cmd){2, {"AUTH", w->sentinel_password}};
         redisReply *r = NULL;
         rc = spool_roundtrip(c, deadline_ns, w->stop_pipe[0], 1, &auth, &r, 0);
-        note_tls_hint(w, c, rc, a, "sentinel_tls");
+        note_tls_hint(w, c, rc, a, 1);
         if (rc == 0 && r->type == REDIS_REPLY_ERROR)
             rc = POOL_EAUTH;
         if (r != NULL)
@@ -138,7 +139,7 @@ static int ask_one(spool_watcher *w, sp_sentinel *s, spool_addr *out)
     size_t ncmd = w->want_replicas ? 3 : 2;
     redisReply *r[3] = {NULL, NULL, NULL};
     rc = spool_roundtrip(c, deadline, w->stop_pipe[0], ncmd, cmds, r, 0);
-    note_tls_hint(w, c, rc, &s->addr, "sentinel_tls");
+    note_tls_hint(w, c, rc, &s->addr, 1);
     if (rc == 0) {
         rc = sp_parse_master_addr_reply(r[0], out);
         if (rc == 0)
@@ -197,7 +198,7 @@ int sp_node_role(spool_watcher *w, const spool_addr *node, int64_t deadline_ns, 
     cmds[n++] = (spool_cmd){1, {"ROLE"}};
     redisReply *r[2] = {NULL, NULL};
     rc = spool_roundtrip(c, d, w->stop_pipe[0], (size_t)n, cmds, r, 0);
-    note_tls_hint(w, c, rc, node, "tls");
+    note_tls_hint(w, c, rc, node, 0);
     if (rc == 0) {
         const redisReply *role = r[n - 1];
         if (n == 2 && r[0]->type == REDIS_REPLY_ERROR)
