@@ -29,18 +29,46 @@
  * or a wait for command_timeout_ms. Treat such an error as "outcome
  * unknown" and retry through a new pool_get_writer().
  *
- * SIGPIPE: hiredis writes with write(2), so writing to a connection the peer
- * has closed raises SIGPIPE, whose default action ends the process. The
- * library blocks SIGPIPE around its own writes (on the calling thread only).
- * For the caller's writes on a borrowed connection, either ignore SIGPIPE in
- * the application (signal(SIGPIPE, SIG_IGN), as most servers do), or set
- * pool_options_t.ignore_sigpipe = 1 so pool_create() does it for you when the
- * disposition is still the default. This matters at every failover, not only
- * when a server dies: the cut above makes the holder's next write fail with
- * EPIPE. pool_create() logs a warning when SIGPIPE is still fatal and
- * ignore_sigpipe is 0. Over TLS the library writes with send(MSG_NOSIGNAL)
- * for every connection it opens, so TLS writes, the caller's included,
- * never raise SIGPIPE.
+ * BORROWER STATE: a connection comes back from pool_put() as it went out,
+ * whatever its borrower did with it. A clean borrow (commands that change
+ * no connection state) costs no round trip on put. A borrow that left state
+ * behind is reset on put, in the putting thread, with one round trip
+ * (CLIENT REPLY ON, RESET, then the pool's own AUTH, SELECT and CLIENT
+ * SETNAME again, within command_timeout_ms), or closed when that cannot
+ * help. Counted in pool_stats_t (resets, reset_*, evicted_unread,
+ * evicted_unresettable); each reset is logged at POOL_LOG_DEBUG.
+ *  - Reset: an open MULTI (with or without queued commands), WATCH, SELECT,
+ *    (P|S)SUBSCRIBE, MONITOR, CLIENT REPLY OFF|SKIP, AUTH or HELLO ... AUTH
+ *    (as another user), HELLO 3, CLIENT TRACKING|SETNAME|NO-EVICT|NO-TOUCH,
+ *    READONLY, RESET. RESET needs Redis >= 6.2 or Valkey; an older server
+ *    refuses it and the connection is closed instead.
+ *  - Closed: a reply still to come (a blocking command left waiting, a
+ *    pipeline not read to its end), QUIT, SYNC/PSYNC.
+ *  - With hiredis 1.x the library sees every command a borrower writes
+ *    (through the context's write function, which it wraps: leave
+ *    c->funcs alone) and counts replies, so all of the above is found
+ *    without help; a push callback the borrower replaced is put back.
+ *  - With hiredis 0.14 the library sees replies only: it finds a MULTI with
+ *    queued commands (+QUEUED), a subscription (its confirmation) and HELLO
+ *    (its reply). For everything else (SELECT, WATCH, AUTH, MONITOR, CLIENT
+ *    ..., READONLY, a bare MULTI, a reply left unread), call
+ *    pool_mark_dirty() before pool_put(). Calling it on 1.x does no harm.
+ *
+ * SIGPIPE: writing to a connection the peer closed raises SIGPIPE, whose
+ * default action ends the process; the pool itself shuts down the sockets
+ * of connections still borrowed at a writer change (above), so this
+ * happens at every failover, not only when a server dies. By default
+ * (sigpipe = POOL_SIGPIPE_PREVENT) no write on a pool connection raises it:
+ *  - hiredis 1.x: borrowed connections write with send(MSG_NOSIGNAL) (the
+ *    same system call as before, so no cost); the process' signal
+ *    disposition is left alone.
+ *  - hiredis 0.14, which writes with write(2) and offers no way in:
+ *    pool_create() sets SIGPIPE to SIG_IGN when it is still SIG_DFL (a
+ *    handler the application installed is left alone) and logs that at
+ *    POOL_LOG_INFO. No cost per call.
+ * The library's own writes never raise it. POOL_SIGPIPE_APP leaves
+ * SIGPIPE to the application (borrowed connections then write as hiredis
+ * does); pool_create() warns when SIGPIPE is then still fatal.
  *
  * TLS (builds with hiredis_ssl, i.e. hiredis 1.x; pool_tls_available()):
  *  - tls = 1 encrypts every connection to data nodes (writers, readers, the
@@ -137,6 +165,18 @@ typedef enum {
     POOL_SPREAD_ROUND_ROBIN = 0,   /* each checkout the next replica */
     POOL_SPREAD_LEAST_BORROWED = 1, /* the replica with fewest connections out */
 } pool_spread_t;
+
+/* Who keeps SIGPIPE from ending the process (see SIGPIPE above). */
+typedef enum {
+    POOL_SIGPIPE_PREVENT = 0, /* the library: no pool connection's write raises it */
+    POOL_SIGPIPE_APP = 1,     /* the application: the library changes nothing */
+} pool_sigpipe_t;
+
+/* pool_mark_dirty(): what the connection needs before the next borrower. */
+typedef enum {
+    POOL_DIRTY_RESET = 1, /* state changed (SELECT, WATCH, AUTH, ...): reset it on put */
+    POOL_DIRTY_CLOSE = 2, /* a reply left unread, or any doubt: close it on put */
+} pool_dirty_t;
 
 /* What pool_get_reader() does when no replica qualifies. */
 typedef enum {
@@ -245,7 +285,7 @@ typedef struct pool_options {
                                     node [NULL: the host connected to, as Sentinel gave it] */
     int tls_skip_verify;         /* 1: accept any certificate (tests only) [0] */
 
-    int ignore_sigpipe; /* 1: set SIGPIPE to SIG_IGN if it is SIG_DFL [0] */
+    pool_sigpipe_t sigpipe; /* [POOL_SIGPIPE_PREVENT] */
     int leak_threshold_ms; /* report connections borrowed longer [0 = off] */
 
     pool_log_fn log_fn;         /* [NULL] */
@@ -281,6 +321,20 @@ typedef struct pool_stats {
     uint64_t evicted_shutdown;    /* closed by pool_destroy() */
     uint64_t leaks_reported;      /* borrowed past leak_threshold_ms */
     uint64_t readonly_replies;    /* -READONLY/-MASTERDOWN replies seen by callers */
+    /* Borrower state (see BORROWER STATE), writers and readers together: */
+    uint64_t resets;              /* connections reset on put (one round trip each) */
+    uint64_t reset_transaction;   /* ... that had MULTI or WATCH open */
+    uint64_t reset_database;      /* ... SELECT */
+    uint64_t reset_pubsub;        /* ... a subscription or MONITOR */
+    uint64_t reset_reply_mode;    /* ... CLIENT REPLY */
+    uint64_t reset_user;          /* ... AUTH or RESET */
+    uint64_t reset_protocol;      /* ... HELLO */
+    uint64_t reset_client;        /* ... CLIENT TRACKING/SETNAME/NO-EVICT/NO-TOUCH, READONLY */
+    uint64_t reset_marked;        /* ... pool_mark_dirty(), or a write that was not RESP */
+    uint64_t evicted_unread;      /* closed on put: a reply still to come */
+    uint64_t evicted_unresettable; /* closed on put: QUIT/SYNC/POOL_DIRTY_CLOSE, or the
+                                      reset failed (server without RESET, timeout, AUTH
+                                      refused) */
     /* Readers: */
     uint64_t reader_checkouts;    /* successful pool_get_reader() from a replica */
     uint64_t reader_fallbacks;    /* pool_get_reader() served by the master */
@@ -342,9 +396,20 @@ POOL_EXPORT int pool_get_reader(pool_t *pool, redisContext **out);
 
 /* Return a borrowed connection. Connections with c->err set, unread replies,
  * a READONLY/MASTERDOWN reply, or from an older writer generation are closed
- * instead of reused. NULL c is ignored. Thread-safe. Returns nothing: a
- * context that does not belong to the pool is logged and left alone. */
+ * instead of reused; one whose borrower left state behind is reset first
+ * (one round trip, up to command_timeout_ms) or closed (BORROWER STATE).
+ * NULL c is ignored. Thread-safe. Returns nothing: a context that does not
+ * belong to the pool is logged and left alone. */
 POOL_EXPORT void pool_put(pool_t *pool, redisContext *c);
+
+/* Say what a borrowed connection needs before the next borrower: reset
+ * (POOL_DIRTY_RESET) or close (POOL_DIRTY_CLOSE) on pool_put(). Needed with
+ * hiredis 0.14 for the state it cannot see (BORROWER STATE); harmless with
+ * 1.x. Call it between the checkout and pool_put(), from the thread holding
+ * c; marks add up, and the put clears them. Returns 0, POOL_EINVAL (NULL
+ * argument, unknown what) or POOL_ENOTPOOLED (c is not borrowed from this
+ * pool). */
+POOL_EXPORT int pool_mark_dirty(pool_t *pool, redisContext *c, pool_dirty_t what);
 
 /* Copy the counters into *out. Thread-safe; figures are a consistent-enough
  * snapshot (each counter is exact, they are not read atomically together). */

@@ -33,11 +33,56 @@ static void install_guard(pool_t *p, spool_slot *s, redisContext *c)
     s->guard.flags = &s->flags;
     spool_reply_guard_install(c->reader, &s->guard); /* c has spool_connect()'s guard */
     atomic_store_explicit(&s->flags, 0, memory_order_relaxed);
+    /* TLS writes go through the library's BIO, which never raises SIGPIPE. */
+    int nosignal = p->cfg.sigpipe == POOL_SIGPIPE_PREVENT && !spool_tls_on(c);
+    spool_hygiene_attach(&s->hyg, &s->guard, c, nosignal);
 }
 
 /* ---- Handshake ------------------------------------------------------------ */
 
 static int is_error(const redisReply *r) { return r->type == REDIS_REPLY_ERROR; }
+
+/* The pool's login: AUTH, SELECT and CLIENT SETNAME as configured, sent
+ * on every new connection and again after a reset. */
+#define LOGIN_MAX 3
+typedef struct login {
+    int auth_at, select_at;
+    char db[16];
+} login;
+
+static int login_cmds(const spool_config *cfg, login *l, spool_cmd *cmds)
+{
+    int n = 0;
+    l->auth_at = l->select_at = -1;
+    if (cfg->password != NULL) {
+        l->auth_at = n;
+        cmds[n] = cfg->username != NULL
+                      ? (spool_cmd){3, {"AUTH", cfg->username, cfg->password}}
+                      : (spool_cmd){2, {"AUTH", cfg->password}};
+        n++;
+    }
+    if (cfg->database != 0) {
+        snprintf(l->db, sizeof(l->db), "%d", cfg->database);
+        l->select_at = n;
+        cmds[n++] = (spool_cmd){2, {"SELECT", l->db}};
+    }
+    if (cfg->client_name != NULL && cfg->client_name[0] != '\0')
+        cmds[n++] = (spool_cmd){3, {"CLIENT", "SETNAME", cfg->client_name}};
+    return n;
+}
+
+/* The reply to login command i (cmds as login_cmds() made them). */
+static int login_reply(pool_t *p, const login *l, int i, const spool_cmd *cmds, const redisReply *r)
+{
+    if (!is_error(r))
+        return 0;
+    if (i == l->auth_at || spool_starts_with(r->str, r->len, "NOAUTH"))
+        return POOL_EAUTH;
+    if (i == l->select_at)
+        return POOL_EINVAL;
+    spool_log(p, POOL_LOG_WARN, "handshake: %s refused: %s", cmds[i].argv[0], r->str);
+    return 0;
+}
 
 /* FIX: a connection is handed to a caller right after the handshake or a
  * ROLE/PING check. Bytes beyond the replies we asked for (a server out of
@@ -143,23 +188,9 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
         return rc == POOL_ETIMEDOUT ? POOL_ECONNECT : rc;
     install_guard(p, s, c);
 
-    spool_cmd cmds[4];
-    int n = 0, auth_at = -1, select_at = -1, role_at = -1;
-    char db[16];
-    if (cfg->password != NULL) {
-        auth_at = n;
-        cmds[n] = cfg->username != NULL
-                      ? (spool_cmd){3, {"AUTH", cfg->username, cfg->password}}
-                      : (spool_cmd){2, {"AUTH", cfg->password}};
-        n++;
-    }
-    if (cfg->database != 0) {
-        snprintf(db, sizeof(db), "%d", cfg->database);
-        select_at = n;
-        cmds[n++] = (spool_cmd){2, {"SELECT", db}};
-    }
-    if (cfg->client_name != NULL && cfg->client_name[0] != '\0')
-        cmds[n++] = (spool_cmd){3, {"CLIENT", "SETNAME", cfg->client_name}};
+    spool_cmd cmds[LOGIN_MAX + 1];
+    login l;
+    int n = login_cmds(cfg, &l, cmds), role_at = -1;
     int use_info = check_role && role_denied(p);
     if (check_role && !use_info) {
         role_at = n;
@@ -171,17 +202,10 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
         rc = spool_roundtrip(c, deadline_ns, -1, (size_t)n, cmds, replies,
                              cfg->max_reply_bulk + 1024);
     for (int i = 0; rc == 0 && i < n; i++) {
-        const redisReply *r = replies[i];
-        if (i == auth_at && is_error(r))
-            rc = POOL_EAUTH;
-        else if (is_error(r) && spool_starts_with(r->str, r->len, "NOAUTH"))
-            rc = POOL_EAUTH;
-        else if (i == select_at && is_error(r))
-            rc = POOL_EINVAL;
-        else if (i == role_at)
-            rc = role_from_reply(p, c, r, deadline_ns, role_out);
-        else if (is_error(r))
-            spool_log(p, POOL_LOG_WARN, "handshake: %s refused: %s", cmds[i].argv[0], r->str);
+        if (i == role_at)
+            rc = role_from_reply(p, c, replies[i], deadline_ns, role_out);
+        else
+            rc = login_reply(p, &l, i, cmds, replies[i]);
     }
     for (int i = 0; i < n; i++)
         if (replies[i] != NULL)
@@ -193,6 +217,8 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
     const char *hint = spool_tls_hint(c, rc);
     if (hint != NULL)
         spool_log(p, POOL_LOG_WARN, "%s:%d %s (tls = 1?)", host, port, hint);
+    if (rc == 0)
+        spool_hygiene_settle(&s->hyg, c);
     if (rc != 0) {
         redisFree(c);
         /* FIX: connect_timeout_ms covers TCP connect + handshake, and a
@@ -205,5 +231,101 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
         return rc == POOL_ETIMEDOUT || rc == POOL_EIO ? POOL_ECONNECT : rc;
     }
     *out = c;
+    return 0;
+}
+
+/* ---- Reset: what a borrower left behind ---------------------------------- */
+
+/* Replies before RESET's belong to the borrower (pub/sub messages, MONITOR
+ * lines, a late reply, CLIENT REPLY ON's answer): drop them. A server
+ * without RESET says so in an error naming it. */
+static int reset_answer(const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_STATUS && r->len == 5 && memcmp(r->str, "RESET", 5) == 0)
+        return 1;
+    if (r->type == REDIS_REPLY_ERROR && r->str != NULL && strstr(r->str, "RESET") != NULL)
+        return -1;
+    return 0;
+}
+
+/* One round trip: CLIENT REPLY ON (a SKIP or OFF would eat RESET's answer),
+ * RESET (Redis 6.2+, Valkey: ends MULTI, WATCH, subscriptions, MONITOR,
+ * tracking, READONLY; back to RESP2, db 0, no name, and logged out to the
+ * default user), then the pool's own login again. */
+static int reset_conn(pool_t *p, spool_slot *s, int64_t deadline_ns)
+{
+    const spool_config *cfg = &p->cfg;
+    redisContext *c = s->ctx;
+    spool_cmd cmds[2 + LOGIN_MAX];
+    cmds[0] = (spool_cmd){3, {"CLIENT", "REPLY", "ON"}};
+    cmds[1] = (spool_cmd){1, {"RESET"}};
+    login l;
+    int n = login_cmds(cfg, &l, cmds + 2);
+    redisReply *replies[1 + LOGIN_MAX] = {NULL};
+    int rc = spool_roundtrip_skip(c, deadline_ns, (size_t)(n + 2), cmds, reset_answer,
+                                  (size_t)(n + 1), replies, cfg->max_reply_bulk + 1024);
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = login_reply(p, &l, i, cmds + 2, replies[i + 1]);
+    for (int i = 0; i < n + 1; i++)
+        if (replies[i] != NULL)
+            freeReplyObject(replies[i]);
+    return rc != 0 ? rc : in_step(c);
+}
+
+static void count_reset(pool_t *p, unsigned d)
+{
+    spool_counters *st = &p->stats;
+    spool_count(&st->resets);
+    if (d & (SPOOL_DIRT_TRANSACTION | SPOOL_DIRT_QUEUED | SPOOL_DIRT_WATCH))
+        spool_count(&st->reset_transaction);
+    if (d & SPOOL_DIRT_DATABASE)
+        spool_count(&st->reset_database);
+    if (d & (SPOOL_DIRT_PUBSUB | SPOOL_DIRT_MONITOR))
+        spool_count(&st->reset_pubsub);
+    if (d & SPOOL_DIRT_REPLY_MODE)
+        spool_count(&st->reset_reply_mode);
+    if (d & SPOOL_DIRT_USER)
+        spool_count(&st->reset_user);
+    if (d & SPOOL_DIRT_PROTOCOL)
+        spool_count(&st->reset_protocol);
+    if (d & (SPOOL_DIRT_CLIENT | SPOOL_DIRT_READONLY))
+        spool_count(&st->reset_client);
+    if (d & (SPOOL_DIRT_MARKED | SPOOL_DIRT_UNPARSED))
+        spool_count(&st->reset_marked);
+}
+
+int spool_conn_tidy(pool_t *p, spool_slot *s)
+{
+    redisContext *c = s->ctx;
+    unsigned d = s->guard.dirt;
+    char what[160];
+    spool_hygiene_describe(d, what, sizeof(what));
+    switch (spool_hygiene_verdict(&s->hyg)) {
+    case SPOOL_HYG_CLEAN:
+        spool_hygiene_settle(&s->hyg, c); /* only the push callback to put back */
+        return 0;
+    case SPOOL_HYG_UNREAD:
+        spool_log(p, POOL_LOG_DEBUG, "closing %s:%d: a reply is still to come (%ld)",
+                  c->tcp.host, c->tcp.port, s->guard.outstanding);
+        spool_evict(p, s, &p->stats.evicted_unread);
+        return 1;
+    case SPOOL_HYG_CLOSE:
+        spool_log(p, POOL_LOG_DEBUG, "closing %s:%d after %s", c->tcp.host, c->tcp.port, what);
+        spool_evict(p, s, &p->stats.evicted_unresettable);
+        return 1;
+    default:
+        break;
+    }
+    int rc = reset_conn(p, s, spool_deadline_ms(p->cfg.command_timeout_ms));
+    if (rc != 0) {
+        spool_log(p, POOL_LOG_WARN, "closing %s:%d: reset after %s failed: %s", c->tcp.host,
+                  c->tcp.port, what, pool_strerror(rc));
+        spool_evict(p, s, &p->stats.evicted_unresettable);
+        return 1;
+    }
+    spool_hygiene_settle(&s->hyg, c);
+    count_reset(p, d);
+    spool_log(p, POOL_LOG_DEBUG, "reset %s:%d after %s (RESET and login, one round trip)",
+              c->tcp.host, c->tcp.port, what);
     return 0;
 }

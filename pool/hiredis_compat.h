@@ -13,12 +13,17 @@
  *   TLS (hiredis_ssl)         absent                    pool/tls.c, which also keeps its
  *                                                       per-connection state in the
  *                                                       1.x-only field c->privdata
+ *   the write path            write(2) inside hiredis,  c->funcs->write: hygiene.c sees
+ *                             nothing to hook           every command a borrower sends
+ *   push callback             absent                    c->push_cb, restored on put
  */
 #ifndef SPOOL_HIREDIS_COMPAT_H
 #define SPOOL_HIREDIS_COMPAT_H
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <hiredis/hiredis.h>
 
 #if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
@@ -111,6 +116,72 @@ static inline void spool_hr_reader_cap_like_014(redisReader *r)
     r->maxelements = INT_MAX;
 #else
     (void)r;
+#endif
+}
+
+/* ---- The write path ------------------------------------------------------
+ * hiredis 1.x writes c->obuf through c->funcs->write; a copy of the table
+ * with write replaced puts the library on the path of every command a
+ * borrower sends (TLS or not: whatever table is installed is chained). 0.14
+ * writes inside redisBufferWrite() with write(2) and offers no hook. */
+typedef ssize_t (*spool_hr_write_fn)(redisContext *c);
+
+typedef struct spool_hr_write_hook {
+#if SPOOL_HIREDIS_1X
+    redisContextFuncs funcs;   /* c's table with write replaced; c->funcs points here */
+#endif
+    spool_hr_write_fn chained; /* the write it replaced; NULL: not hooked */
+} spool_hr_write_hook;
+
+static inline int spool_hr_can_hook_write(void) { return SPOOL_HIREDIS_1X; }
+
+/* Route c's writes through fn; h must outlive c. 0, or -1 on 0.14. */
+static inline int spool_hr_hook_write(redisContext *c, spool_hr_write_hook *h, spool_hr_write_fn fn)
+{
+#if SPOOL_HIREDIS_1X
+    h->funcs = *c->funcs;
+    h->chained = c->funcs->write;
+    h->funcs.write = fn;
+    c->funcs = &h->funcs;
+    return 0;
+#else
+    (void)c, (void)fn;
+    h->chained = NULL;
+    return -1;
+#endif
+}
+
+/* The hook c's writes go through: only for a context hooked with
+ * spool_hr_hook_write() (c->funcs points at the hook's first member). */
+static inline spool_hr_write_hook *spool_hr_write_hook_of(redisContext *c)
+{
+#if SPOOL_HIREDIS_1X
+    return (spool_hr_write_hook *)(uintptr_t)c->funcs;
+#else
+    (void)c;
+    return NULL;
+#endif
+}
+
+/* The push callback (1.x; RESP3 pushes go to it): a borrower may replace it. */
+typedef void (*spool_hr_push_fn)(void *, void *);
+
+static inline spool_hr_push_fn spool_hr_push_cb(const redisContext *c)
+{
+#if SPOOL_HIREDIS_1X
+    return c->push_cb;
+#else
+    (void)c;
+    return NULL;
+#endif
+}
+
+static inline void spool_hr_set_push_cb(redisContext *c, spool_hr_push_fn fn)
+{
+#if SPOOL_HIREDIS_1X
+    c->push_cb = fn;
+#else
+    (void)c, (void)fn;
 #endif
 }
 

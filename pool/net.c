@@ -347,7 +347,7 @@ static int read_some(redisContext *c)
 /* Read replies until n are collected; only ever reads when poll() says data
  * is there, so the blocking socket never blocks past the deadline. */
 static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size_t n,
-                        redisReply **replies, long long max_buffer)
+                        spool_keep_fn keep, redisReply **replies, long long max_buffer)
 {
     size_t got = 0;
     while (got < n) {
@@ -356,6 +356,15 @@ static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size
             return POOL_ETLS; /* a TLS server reached without TLS */
         if (redisGetReplyFromReader(c, &r) != REDIS_OK)
             return spool_map_redis_err(c) == POOL_ENOMEM ? POOL_ELIMIT : POOL_EPROTO;
+        if (r != NULL && got == 0 && keep != NULL) {
+            int k = keep(r);
+            if (k <= 0) {
+                freeReplyObject(r);
+                if (k < 0)
+                    return POOL_EPROTO;
+                continue;
+            }
+        }
         if (r != NULL) {
             replies[got++] = r;
             continue;
@@ -465,28 +474,46 @@ int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
     return rc;
 }
 
-int spool_roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
-                    const spool_cmd *cmds, redisReply **replies, long long max_buffer)
+static int roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
+                     const spool_cmd *cmds, spool_keep_fn keep, size_t nwant,
+                     redisReply **replies, long long max_buffer)
 {
-    for (size_t i = 0; i < ncmd; i++)
+    for (size_t i = 0; i < nwant; i++)
         replies[i] = NULL;
     if (max_buffer <= 0)
         max_buffer = DEFAULT_MAX_BUFFER;
     spool_tls_nowait(c, 1); /* no-ops on plaintext */
     int rc = send_cmds(c, deadline_ns, abort_fd, ncmd, cmds);
-    if (rc == 0)
-        rc = read_replies(c, deadline_ns, abort_fd, ncmd, replies, max_buffer);
+    if (rc == 0) {
+        /* Our commands count as the borrower's do: a connection's own reply
+         * guard then sees as many replies as commands. */
+        spool_reply_guard_expect(c->reader, (long)ncmd);
+        rc = read_replies(c, deadline_ns, abort_fd, nwant, keep, replies, max_buffer);
+    }
     spool_tls_nowait(c, 0);
     if (rc == 0)
         spool_tls_answered(c);
     if (rc != 0) {
-        for (size_t i = 0; i < ncmd; i++) {
+        for (size_t i = 0; i < nwant; i++) {
             if (replies[i] != NULL)
                 freeReplyObject(replies[i]);
             replies[i] = NULL;
         }
     }
     return rc;
+}
+
+int spool_roundtrip_skip(redisContext *c, int64_t deadline_ns, size_t ncmd, const spool_cmd *cmds,
+                         spool_keep_fn keep, size_t nwant, redisReply **replies,
+                         long long max_buffer)
+{
+    return roundtrip(c, deadline_ns, -1, ncmd, cmds, keep, nwant, replies, max_buffer);
+}
+
+int spool_roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
+                    const spool_cmd *cmds, redisReply **replies, long long max_buffer)
+{
+    return roundtrip(c, deadline_ns, abort_fd, ncmd, cmds, NULL, ncmd, replies, max_buffer);
 }
 
 int spool_command(redisContext *c, int64_t deadline_ns, int abort_fd, redisReply **reply,

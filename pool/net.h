@@ -54,6 +54,16 @@ int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
 int spool_roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
                     const spool_cmd *cmds, redisReply **replies, long long max_buffer);
 
+/* spool_roundtrip() for a pipeline whose first replies cannot be known in
+ * advance (a borrower's leftovers: pub/sub messages, MONITOR lines, a late
+ * reply): replies are read and dropped until keep(reply) says 1 (0: drop,
+ * -1: fail with POOL_EPROTO); that one and the nwant-1 after it are
+ * returned in replies[0..nwant). The deadline bounds the dropping too. */
+typedef int (*spool_keep_fn)(const redisReply *r);
+int spool_roundtrip_skip(redisContext *c, int64_t deadline_ns, size_t ncmd, const spool_cmd *cmds,
+                         spool_keep_fn keep, size_t nwant, redisReply **replies,
+                         long long max_buffer);
+
 /* Read what has arrived on c (after poll() said so) into its reader without
  * blocking, also over TLS. 0, POOL_EIO (closed), POOL_ETLS, POOL_ENOMEM. */
 int spool_read_available(redisContext *c);

@@ -102,6 +102,8 @@ static int check(const pool_options_t *o, char *err, size_t errlen)
         BAD("idle_timeout_ms, validate_idle_ms and leak_threshold_ms must be >= 0");
     if (o->sentinel_poll_ms < 10)
         BAD("sentinel_poll_ms must be >= 10, got %d", o->sentinel_poll_ms);
+    if (o->sigpipe != POOL_SIGPIPE_PREVENT && o->sigpipe != POOL_SIGPIPE_APP)
+        BAD("sigpipe must be a pool_sigpipe_t, got %d", (int)o->sigpipe);
     if (o->validate < POOL_VALIDATE_NEVER || o->validate > POOL_VALIDATE_ALWAYS)
         BAD("validate must be a pool_validate_t, got %d", (int)o->validate);
     if (o->database < 0)
@@ -178,7 +180,7 @@ int spool_config_init(spool_config *cfg, const pool_options_t *o, char *err, siz
     cfg->health_check_ping = o->health_check_ping;
     cfg->max_reply_elements = o->max_reply_elements;
     cfg->max_reply_bulk = o->max_reply_bulk;
-    cfg->ignore_sigpipe = o->ignore_sigpipe;
+    cfg->sigpipe = o->sigpipe;
     cfg->leak_threshold_ms = o->leak_threshold_ms;
     cfg->max_readers = o->max_readers;
     cfg->read_spread = o->read_spread;

@@ -746,7 +746,7 @@ void pool_put(pool_t *p, redisContext *c)
     int flags = atomic_load_explicit(&s->flags, memory_order_relaxed);
     if ((flags & (SLOT_F_READONLY | SLOT_F_LIMIT)) == 0 &&
         s->generation == atomic_load_explicit(&p->generation, memory_order_acquire) &&
-        !c->err && !spool_has_leftovers(c)) {
+        !c->err && !spool_has_leftovers(c) && !spool_hygiene_dirty(&s->hyg, c)) {
         put_fit(p, s, c);
         return;
     }
@@ -778,8 +778,29 @@ void pool_put(pool_t *p, redisContext *c)
         spool_evict(p, s, &p->stats.evicted_broken);
         return;
     }
+    if (spool_hygiene_dirty(&s->hyg, c) && spool_conn_tidy(p, s) != 0)
+        return;
+    /* The writer may have changed during a reset's round trip. */
+    if (s->generation != atomic_load_explicit(&p->generation, memory_order_acquire)) {
+        spool_evict(p, s, &p->stats.evicted_stale);
+        return;
+    }
     atomic_store_explicit(&s->last_used_ns, last_used(p, s), memory_order_relaxed);
     spool_slot_release(p, s, SLOT_IDLE);
+}
+
+int pool_mark_dirty(pool_t *p, redisContext *c, pool_dirty_t what)
+{
+    if (p == NULL || c == NULL || (what != POOL_DIRTY_RESET && what != POOL_DIRTY_CLOSE))
+        return POOL_EINVAL;
+    spool_slot *s = spool_slot_of(p->slots, p->nslots, c);
+    if (s == NULL)
+        s = spool_slot_of(p->rslots, p->nrslots, c);
+    if (s == NULL)
+        return POOL_ENOTPOOLED;
+    /* The holder's own field: only the thread holding c calls this. */
+    s->guard.dirt |= what == POOL_DIRTY_CLOSE ? SPOOL_DIRT_CLOSE : SPOOL_DIRT_MARKED;
+    return 0;
 }
 
 /* ---- Housekeeping: idle eviction, min_idle, leak reports ------------------ */
@@ -933,25 +954,33 @@ static int sigpipe_is_default(void)
            old.sa_handler == SIG_DFL;
 }
 
-/* With ignore_sigpipe, make it SIG_IGN; without, say why that matters: a
- * writer change shuts down borrowed sockets, so the holder's next write
- * raises SIGPIPE at every failover, not just when a server goes away. */
+/* Make the default safe: a writer change shuts down borrowed sockets, so
+ * the holder's next write raises SIGPIPE at every failover, not just when a
+ * server goes away. hiredis 1.x connections write with MSG_NOSIGNAL
+ * (hygiene.c); 0.14 writes with write(2), where only the disposition
+ * helps. */
 static void check_sigpipe(pool_t *p)
 {
     if (!sigpipe_is_default())
         return;
-    if (!p->cfg.ignore_sigpipe) {
+    if (p->cfg.sigpipe == POOL_SIGPIPE_APP) {
         spool_log(p, POOL_LOG_WARN,
-                  "SIGPIPE has its default action (end the process): a write on a connection the "
-                  "pool cut at a writer change would raise it; ignore SIGPIPE or set "
-                  "ignore_sigpipe = 1");
+                  "SIGPIPE has its default action (end the process) and sigpipe = "
+                  "POOL_SIGPIPE_APP: a write on a connection the pool cut at a writer change "
+                  "would raise it; ignore SIGPIPE or leave sigpipe at POOL_SIGPIPE_PREVENT");
         return;
     }
+    if (spool_hr_can_hook_write())
+        return;
     struct sigaction ign;
     memset(&ign, 0, sizeof(ign));
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, NULL);
+    if (sigaction(SIGPIPE, &ign, NULL) == 0)
+        spool_log(p, POOL_LOG_INFO,
+                  "SIGPIPE set to SIG_IGN: hiredis 0.14 writes with write(2), and a write on a "
+                  "connection cut at a writer change would otherwise end the process "
+                  "(sigpipe = POOL_SIGPIPE_APP leaves it alone)");
 }
 
 int pool_tls_available(void) { return spool_tls_compiled(); }
@@ -1079,6 +1108,17 @@ int pool_stats(pool_t *p, pool_stats_t *out)
     out->evicted_shutdown = atomic_load(&c->evicted_shutdown);
     out->leaks_reported = atomic_load(&c->leaks_reported);
     out->readonly_replies = atomic_load(&c->readonly_replies);
+    out->resets = atomic_load(&c->resets);
+    out->reset_transaction = atomic_load(&c->reset_transaction);
+    out->reset_database = atomic_load(&c->reset_database);
+    out->reset_pubsub = atomic_load(&c->reset_pubsub);
+    out->reset_reply_mode = atomic_load(&c->reset_reply_mode);
+    out->reset_user = atomic_load(&c->reset_user);
+    out->reset_protocol = atomic_load(&c->reset_protocol);
+    out->reset_client = atomic_load(&c->reset_client);
+    out->reset_marked = atomic_load(&c->reset_marked);
+    out->evicted_unread = atomic_load(&c->evicted_unread);
+    out->evicted_unresettable = atomic_load(&c->evicted_unresettable);
     spool_readers_stats(p, out);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "pool/addr.h"
+#include "pool/hygiene.h"
 #include "pool/pool_watch.h"
 #include "pool/reply_guard.h"
 #include "pool/role.h"
@@ -52,7 +53,9 @@ typedef struct spool_slot {
     /* Off the hot path. */
     _Atomic int64_t borrowed_ns;       /* coarse clock at checkout, for leak detection */
     _Atomic unsigned long borrower;    /* pthread_self() of the borrower, for leak reports */
-    spool_reply_guard guard;           /* the reader's privdata: limits, marks into flags */
+    spool_reply_guard guard;           /* the reader's privdata: limits, marks into flags,
+                                          the borrower's dirt */
+    spool_hygiene hyg;                 /* 1.x: the write hook; the push callback to restore */
     _Atomic uint64_t addr_key;         /* readers: hash of raddr[index], a hint any thread
                                           may read (raddr itself is the holder's) */
 } __attribute__((aligned(SPOOL_CACHELINE))) spool_slot;
@@ -68,7 +71,8 @@ typedef struct spool_config {
     pool_validate_t validate;
     int validate_idle_ms, health_check_ping;
     long long max_reply_elements, max_reply_bulk;
-    int ignore_sigpipe, leak_threshold_ms;
+    pool_sigpipe_t sigpipe;
+    int leak_threshold_ms;
     int max_readers;
     pool_spread_t read_spread;
     long long max_replica_lag_bytes;
@@ -88,6 +92,9 @@ typedef struct spool_counters {
     _Atomic uint64_t validations, validation_failures, health_failures, connect_failures;
     _Atomic uint64_t evicted_broken, evicted_idle, evicted_stale, evicted_readonly;
     _Atomic uint64_t evicted_limit, evicted_shutdown, leaks_reported, readonly_replies;
+    _Atomic uint64_t resets, reset_transaction, reset_database, reset_pubsub, reset_reply_mode;
+    _Atomic uint64_t reset_user, reset_protocol, reset_client, reset_marked;
+    _Atomic uint64_t evicted_unread, evicted_unresettable;
 } spool_counters;
 
 struct pool {
@@ -173,6 +180,10 @@ int spool_conn_open(pool_t *p, spool_slot *s, const char *host, int port, int64_
 int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int64_t deadline_ns,
                        int check_role, int (*cancelled)(void *), void *arg, spool_role *role_out,
                        redisContext **out);
+/* The borrower of slot s (taken back, RESERVED) left state behind
+ * (spool_hygiene_dirty()): reset it, or close it and release the slot
+ * EMPTY. 0 kept (clean now), 1 closed. */
+int spool_conn_tidy(pool_t *p, spool_slot *s);
 /* Ask the node its role (ROLE, or INFO replication where ACL denies ROLE). */
 int spool_conn_role(pool_t *p, redisContext *c, int64_t deadline_ns, spool_role *out);
 /* PING round trip. */

@@ -8,7 +8,50 @@
 #include "pool/hiredis_compat.h"
 #include "pool/role.h"
 
-static const spool_reply_guard *guard_of(const redisReadTask *t) { return t->privdata; }
+static spool_reply_guard *guard_of(const redisReadTask *t) { return t->privdata; }
+
+static int is_status(const redisReadTask *t, const char *str, size_t len, const char *want)
+{
+    return t->type == REDIS_REPLY_STATUS && len == strlen(want) && memcmp(str, want, len) == 0;
+}
+
+/* A top-level reply (str: its text, NULL for aggregates, integers, nil):
+ * one command answered; and what 0.14, which shows no commands, can tell
+ * from replies alone: +QUEUED means a transaction is open until EXEC's
+ * array or nil, DISCARD's +OK or -EXECABORT ends it. Only a connection's
+ * own guard counts (a shared one has no flags). */
+static void note_reply(spool_reply_guard *g, const redisReadTask *t, const char *str, size_t len)
+{
+    if (g->flags == NULL)
+        return;
+    g->outstanding--;
+    if (str != NULL && is_status(t, str, len, "QUEUED")) {
+        g->dirt |= SPOOL_DIRT_QUEUED;
+    } else if ((g->dirt & SPOOL_DIRT_QUEUED) &&
+               (t->type == REDIS_REPLY_ARRAY || t->type == REDIS_REPLY_NIL ||
+                (str != NULL && is_status(t, str, len, "OK")) ||
+                (t->type == REDIS_REPLY_ERROR && spool_starts_with(str, len, "EXECABORT")))) {
+        g->dirt &= ~(unsigned)SPOOL_DIRT_QUEUED;
+    }
+}
+
+/* The first string of a top-level aggregate: a (p|s)subscribe confirmation
+ * [kind, channel, count] means the connection is in pub/sub mode, and an
+ * aggregate opening with "server" is HELLO's answer (a RESP2 array on 0.14,
+ * a map on 1.x). A user reply that looks the same costs one needless reset. */
+static void note_first_string(spool_reply_guard *g, const redisReadTask *t, const char *str,
+                              size_t len)
+{
+    const redisReadTask *up = t->parent;
+    if (g->flags == NULL || up->parent != NULL)
+        return;
+    if (up->elements == 3 &&
+        ((len == 9 && memcmp(str, "subscribe", 9) == 0) ||
+         (len == 10 && (memcmp(str, "psubscribe", 10) == 0 || memcmp(str, "ssubscribe", 10) == 0))))
+        g->dirt |= SPOOL_DIRT_PUBSUB;
+    else if (up->elements >= 14 && len == 6 && memcmp(str, "server", 6) == 0)
+        g->dirt |= SPOOL_DIRT_PROTOCOL;
+}
 
 static int over(long long cap, unsigned long long n)
 {
@@ -17,7 +60,7 @@ static int over(long long cap, unsigned long long n)
 
 /* NULL tells hiredis "out of memory": the reply is dropped, the context
  * fails with REDIS_ERR_OOM and is closed by whoever holds it. */
-static void *refuse(const spool_reply_guard *g, int mark)
+static void *refuse(spool_reply_guard *g, int mark)
 {
     if (g->flags != NULL && mark != 0)
         atomic_fetch_or_explicit(g->flags, mark, memory_order_relaxed);
@@ -28,12 +71,16 @@ static void *refuse(const spool_reply_guard *g, int mark)
  * numbers: all come here. */
 static void *guard_string(const redisReadTask *t, char *str, size_t len)
 {
-    const spool_reply_guard *g = guard_of(t);
+    spool_reply_guard *g = guard_of(t);
     if (over(g->max_bulk, len))
         return refuse(g, SPOOL_REPLY_LIMIT);
     if (t->type == REDIS_REPLY_ERROR && g->flags != NULL &&
         (spool_starts_with(str, len, "READONLY") || spool_starts_with(str, len, "MASTERDOWN")))
         atomic_fetch_or_explicit(g->flags, SPOOL_REPLY_READONLY, memory_order_relaxed);
+    if (t->parent == NULL)
+        note_reply(g, t, str, len);
+    else if (t->idx == 0)
+        note_first_string(g, t, str, len);
     return g->base->createString(t, str, len);
 }
 
@@ -41,33 +88,49 @@ static void *guard_string(const redisReadTask *t, char *str, size_t len)
  * messages. */
 static void *guard_array(const redisReadTask *t, spool_hr_count_t elements)
 {
-    const spool_reply_guard *g = guard_of(t);
+    spool_reply_guard *g = guard_of(t);
     if (!spool_hr_aggregate_ok(t->type))
         return refuse(g, 0); /* unbuildable (a RESP3 attribute): broken, not a limit */
     if (over(g->max_elements, (unsigned long long)elements)) /* 0.14's int is never < 0 */
         return refuse(g, SPOOL_REPLY_LIMIT);
+    if (t->parent == NULL)
+        note_reply(g, t, NULL, 0);
     return g->base->createArray(t, elements);
 }
 
 static void *guard_integer(const redisReadTask *t, long long value)
 {
-    return guard_of(t)->base->createInteger(t, value);
+    spool_reply_guard *g = guard_of(t);
+    if (t->parent == NULL)
+        note_reply(g, t, NULL, 0);
+    return g->base->createInteger(t, value);
 }
 
-static void *guard_nil(const redisReadTask *t) { return guard_of(t)->base->createNil(t); }
+static void *guard_nil(const redisReadTask *t)
+{
+    spool_reply_guard *g = guard_of(t);
+    if (t->parent == NULL)
+        note_reply(g, t, NULL, 0);
+    return g->base->createNil(t);
+}
 
 /* The two below have no slot in hiredis 0.14's table. */
 __attribute__((unused)) static void *guard_double(const redisReadTask *t, double value, char *str, size_t len)
 {
-    const spool_reply_guard *g = guard_of(t);
+    spool_reply_guard *g = guard_of(t);
     if (over(g->max_bulk, len))
         return refuse(g, SPOOL_REPLY_LIMIT);
+    if (t->parent == NULL)
+        note_reply(g, t, NULL, 0);
     return spool_hr_create_double(g->base, t, value, str, len);
 }
 
 __attribute__((unused)) static void *guard_bool(const redisReadTask *t, int value)
 {
-    return spool_hr_create_bool(guard_of(t)->base, t, value);
+    spool_reply_guard *g = guard_of(t);
+    if (t->parent == NULL)
+        note_reply(g, t, NULL, 0);
+    return spool_hr_create_bool(g->base, t, value);
 }
 
 /* Shared by every guarded reader and never written (hiredis' field is not
@@ -81,6 +144,15 @@ const redisReplyObjectFunctions *spool_reply_guard_base(const redisReader *r)
     if (r->fn == &guard_fns)
         return ((const spool_reply_guard *)r->privdata)->base;
     return r->fn;
+}
+
+void spool_reply_guard_expect(redisReader *r, long n)
+{
+    if (r->fn != &guard_fns)
+        return;
+    spool_reply_guard *g = r->privdata;
+    if (g->flags != NULL)
+        g->outstanding += n;
 }
 
 void spool_reply_guard_attach(redisReader *r, const spool_reply_guard *g)

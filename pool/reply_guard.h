@@ -18,11 +18,36 @@ enum {
     SPOOL_REPLY_LIMIT = 2,    /* a reply was refused for its size */
 };
 
+/* Connection state a borrower left behind (hygiene.h), as far as replies
+ * and commands show it. Bits of spool_reply_guard.dirt. */
+enum {
+    SPOOL_DIRT_TRANSACTION = 1 << 0, /* MULTI sent, no EXEC/DISCARD yet */
+    SPOOL_DIRT_QUEUED = 1 << 1,      /* +QUEUED read, no EXEC/DISCARD reply yet */
+    SPOOL_DIRT_WATCH = 1 << 2,       /* WATCH without EXEC/DISCARD/UNWATCH */
+    SPOOL_DIRT_DATABASE = 1 << 3,    /* SELECT */
+    SPOOL_DIRT_PUBSUB = 1 << 4,      /* (P|S)SUBSCRIBE sent, or its confirmation read */
+    SPOOL_DIRT_MONITOR = 1 << 5,     /* MONITOR */
+    SPOOL_DIRT_REPLY_MODE = 1 << 6,  /* CLIENT REPLY */
+    SPOOL_DIRT_USER = 1 << 7,        /* AUTH, or RESET (which logs out) */
+    SPOOL_DIRT_PROTOCOL = 1 << 8,    /* HELLO (protocol, and maybe AUTH/SETNAME), or its reply read */
+    SPOOL_DIRT_CLIENT = 1 << 9,      /* CLIENT TRACKING/SETNAME/NO-EVICT/NO-TOUCH/CACHING */
+    SPOOL_DIRT_READONLY = 1 << 10,   /* READONLY (cluster read mode) */
+    SPOOL_DIRT_MARKED = 1 << 11,     /* pool_mark_dirty(POOL_DIRTY_RESET) */
+    SPOOL_DIRT_UNPARSED = 1 << 12,   /* a write that is not RESP commands (inline text) */
+    SPOOL_DIRT_CLOSE = 1 << 13,      /* QUIT, SYNC/PSYNC, pool_mark_dirty(POOL_DIRTY_CLOSE):
+                                        no reset can save it */
+};
+
 typedef struct spool_reply_guard {
     const redisReplyObjectFunctions *base; /* chained to: hiredis' own */
     long long max_elements; /* arrays, maps (keys + values), sets, pushes; <= 0: no cap */
     long long max_bulk;     /* bytes of any string type and of doubles; <= 0: no cap */
-    _Atomic int *flags;     /* where marks go; NULL: not recorded */
+    _Atomic int *flags;     /* where marks go; NULL: a shared guard, which neither
+                               records marks nor counts (the two fields below) */
+    /* A connection's own guard only, written by whoever holds the connection: */
+    long outstanding; /* commands sent (write hook, library round trips) minus
+                         top-level replies read; > 0: a reply is still to come */
+    unsigned dirt;    /* SPOOL_DIRT_* the replies (and the write hook) showed */
 } spool_reply_guard;
 
 /* Put g between reader r and the functions it uses now (which become
@@ -35,6 +60,10 @@ const redisReplyObjectFunctions *spool_reply_guard_install(redisReader *r, spool
 /* The same for a guard whose base is already set (a guard shared by many
  * readers, all on hiredis' default functions): g is only read. */
 void spool_reply_guard_attach(redisReader *r, const spool_reply_guard *g);
+
+/* The library sent n commands of its own on r's connection (their replies
+ * are counted as they are read). No-op for a shared guard or none. */
+void spool_reply_guard_expect(redisReader *r, long n);
 
 /* hiredis' own functions under whatever guard r has (r's own when none). */
 const redisReplyObjectFunctions *spool_reply_guard_base(const redisReader *r);

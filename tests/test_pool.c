@@ -713,23 +713,30 @@ static void note_sigpipe_warning(void *userdata, pool_log_level_t level, const c
         *(int *)userdata = 1;
 }
 
-static void sigpipe_child(int ignore)
+static pool_t *sigpipe_pool(pool_sigpipe_t mode, int *warned)
 {
-    signal(SIGPIPE, SIG_DFL);
     char addr[64];
     addr_of(&master, addr, sizeof(addr));
-    int warned = 0;
     pool_options_t o;
-    pool_options_init(&o);
+    pool_options_init(&o); /* everything else at its default */
     o.master_addr = addr;
-    o.ignore_sigpipe = ignore;
+    o.sigpipe = mode;
     o.log_fn = note_sigpipe_warning;
-    o.log_userdata = &warned;
+    o.log_userdata = warned;
     pool_t *p = NULL;
     if (pool_create(&o, &p) != 0)
         _exit(3);
-    if (warned == ignore) /* the warning comes exactly when SIGPIPE stays fatal */
+    /* The warning comes exactly when SIGPIPE stays fatal. */
+    if (*warned != (mode == POOL_SIGPIPE_APP))
         _exit(7);
+    return p;
+}
+
+static void sigpipe_child(pool_sigpipe_t mode)
+{
+    signal(SIGPIPE, SIG_DFL);
+    int warned = 0;
+    pool_t *p = sigpipe_pool(mode, &warned);
     redisContext *c = NULL;
     if (pool_get_writer(p, &c) != 0)
         _exit(4);
@@ -756,11 +763,11 @@ static void sigpipe_child(int ignore)
     _exit(0);
 }
 
-static int run_child(int ignore)
+static int run_child(void (*child)(pool_sigpipe_t), pool_sigpipe_t mode)
 {
     pid_t pid = fork();
     if (pid == 0)
-        sigpipe_child(ignore);
+        child(mode);
     int status = 0;
     waitpid(pid, &status, 0);
     return status;
@@ -769,14 +776,78 @@ static int run_child(int ignore)
 static void test_sigpipe(void **state)
 {
     (void)state;
-    int status = run_child(1);
+    int status = run_child(sigpipe_child, POOL_SIGPIPE_PREVENT);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    /* Without the option the caller's own write is the application's to
+    /* Left to the application, the caller's write is the application's to
      * protect: this proves the test above can fail. */
-    status = run_child(0);
+    status = run_child(sigpipe_child, POOL_SIGPIPE_APP);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGPIPE);
+}
+
+/* 64 MiB to a server that stopped reading: the write blocks once the socket
+ * buffers are full. Returns non-NULL when the command failed. */
+static void *write_big(void *arg)
+{
+    redisContext *c = arg;
+    size_t len = (size_t)64 << 20;
+    char *big = malloc(len);
+    if (big == NULL)
+        return arg;
+    memset(big, 'x', len);
+    redisReply *r = redisCommand(c, "SET spool:big %b", big, len);
+    free(big);
+    if (r == NULL)
+        return arg;
+    freeReplyObject(r);
+    return NULL;
+}
+
+/* In a child with SIGPIPE at SIG_DFL and default options: a writer blocked
+ * mid-write when a writer change cuts its socket. Exit 0 when the write
+ * failed and the process lived. */
+static void blocked_writer_child(pool_sigpipe_t mode)
+{
+    signal(SIGPIPE, SIG_DFL);
+    int warned = 0;
+    pool_t *p = sigpipe_pool(mode, &warned);
+    redisContext *c = NULL;
+    if (pool_get_writer(p, &c) != 0)
+        _exit(4);
+    if (fx_node_sigstop(&master) != 0)
+        _exit(5);
+    pthread_t th;
+    if (pthread_create(&th, NULL, write_big, c) != 0)
+        _exit(6);
+    fx_sleep_ms(300); /* well inside command_timeout_ms (2 s): blocked, not timed out */
+    spool_writer_set(p, "127.0.0.1", other.port, "test: writer change");
+    void *failed = NULL;
+    pthread_join(th, &failed);
+    fx_node_sigcont(&master);
+    if (failed == NULL || c->err == 0)
+        _exit(8);
+    pool_put(p, c);
+    pool_destroy(p);
+    _exit(0);
+}
+
+static void test_sigpipe_blocked_writer_cut(void **state)
+{
+    (void)state;
+    int status = run_child(blocked_writer_child, POOL_SIGPIPE_PREVENT);
+    fx_node_sigcont(&master); /* whatever became of the child */
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* The control: without the library's protection the cut kills. */
+    status = run_child(blocked_writer_child, POOL_SIGPIPE_APP);
+    fx_node_sigcont(&master);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGPIPE);
+    /* The master read 64 MiB it now throws away; let it settle. */
+    redisReply *r = fx_cmd(&master, "PING");
+    assert_non_null(r);
+    freeReplyObject(r);
 }
 
 /* ---- Writer generations ------------------------------------------------------ */
@@ -847,14 +918,13 @@ static void *churner(void *arg)
     return NULL;
 }
 
-/* A cut socket answers the caller's next write with EPIPE: SIGPIPE must not
- * end the test (the header's SIGPIPE notes). */
-static void no_sigpipe(pool_options_t *o) { o->ignore_sigpipe = 1; }
+/* A cut socket answers the caller's next write with EPIPE; by default that
+ * raises no SIGPIPE (the header's SIGPIPE notes). */
 
 static void test_generation_churn(void **state)
 {
     (void)state;
-    pool_t *p = make_pool(&master, no_sigpipe);
+    pool_t *p = make_pool(&master, NULL);
     enum { NTHREADS = 4, FLIPS = 60 };
     atomic_int stop = 0;
     churner_t ch[NTHREADS];
@@ -959,6 +1029,7 @@ int main(void)
         cmocka_unit_test(test_destroy_with_slotless_waiters),
         cmocka_unit_test(test_reply_limits),
         cmocka_unit_test(test_sigpipe),
+        cmocka_unit_test(test_sigpipe_blocked_writer_cut),
         cmocka_unit_test(test_generation_switch),
         cmocka_unit_test(test_generation_churn),
         cmocka_unit_test(test_fenced_waiter_gets_new_writer),

@@ -138,7 +138,6 @@ static pool_options_t tls_opts(int port)
     o.tls_ca_file = ca;
     o.connect_timeout_ms = 1000;
     o.checkout_timeout_ms = 10000;
-    o.ignore_sigpipe = 1;
     o.log_fn = on_log;
     o.log_userdata = &logs;
     return o;

@@ -331,7 +331,6 @@ int main(int argc, char **argv)
     po.master_name = r->topo.master_name;
     po.sentinels = r->sentinels;
     po.max_connections = o->writers * 2 > 16 ? o->writers * 2 : 16;
-    po.ignore_sigpipe = 1;
     po.client_name = "failover_harness";
     po.event_fn = h_event_cb;
     po.event_userdata = r;

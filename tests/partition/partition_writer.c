@@ -719,7 +719,6 @@ int main(int argc, char **argv)
     po.master_name = r->master_name;
     po.sentinels = r->sentinels;
     po.max_connections = r->writers * 2 > 16 ? r->writers * 2 : 16;
-    po.ignore_sigpipe = 1;
     po.client_name = "partition_writer";
     po.event_fn = event_cb;
     po.event_userdata = r;
