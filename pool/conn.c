@@ -237,13 +237,15 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
 /* ---- Reset: what a borrower left behind ---------------------------------- */
 
 /* Replies before RESET's belong to the borrower (pub/sub messages, MONITOR
- * lines, a late reply, CLIENT REPLY ON's answer): drop them. A server
- * without RESET says so in an error naming it. */
+ * lines, a late reply, CLIENT REPLY ON's answer, which in pub/sub mode is
+ * an error listing RESET among the commands allowed): drop them. A server
+ * without RESET says "unknown command". */
 static int reset_answer(const redisReply *r)
 {
     if (r->type == REDIS_REPLY_STATUS && r->len == 5 && memcmp(r->str, "RESET", 5) == 0)
         return 1;
-    if (r->type == REDIS_REPLY_ERROR && r->str != NULL && strstr(r->str, "RESET") != NULL)
+    if (r->type == REDIS_REPLY_ERROR && spool_starts_with(r->str, r->len, "ERR unknown command") &&
+        strstr(r->str, "RESET") != NULL)
         return -1;
     return 0;
 }
@@ -251,22 +253,25 @@ static int reset_answer(const redisReply *r)
 /* One round trip: CLIENT REPLY ON (a SKIP or OFF would eat RESET's answer),
  * RESET (Redis 6.2+, Valkey: ends MULTI, WATCH, subscriptions, MONITOR,
  * tracking, READONLY; back to RESP2, db 0, no name, and logged out to the
- * default user), then the pool's own login again. */
+ * default user), the pool's own login again, and CLIENT NO-EVICT OFF
+ * (Redis 7.0's RESET leaves that on; its answer, an error before 7.0, is
+ * not looked at). */
 static int reset_conn(pool_t *p, spool_slot *s, int64_t deadline_ns)
 {
     const spool_config *cfg = &p->cfg;
     redisContext *c = s->ctx;
-    spool_cmd cmds[2 + LOGIN_MAX];
+    spool_cmd cmds[3 + LOGIN_MAX];
     cmds[0] = (spool_cmd){3, {"CLIENT", "REPLY", "ON"}};
     cmds[1] = (spool_cmd){1, {"RESET"}};
     login l;
     int n = login_cmds(cfg, &l, cmds + 2);
-    redisReply *replies[1 + LOGIN_MAX] = {NULL};
-    int rc = spool_roundtrip_skip(c, deadline_ns, (size_t)(n + 2), cmds, reset_answer,
-                                  (size_t)(n + 1), replies, cfg->max_reply_bulk + 1024);
+    cmds[2 + n] = (spool_cmd){3, {"CLIENT", "NO-EVICT", "OFF"}};
+    redisReply *replies[2 + LOGIN_MAX] = {NULL};
+    int rc = spool_roundtrip_skip(c, deadline_ns, (size_t)(n + 3), cmds, reset_answer,
+                                  (size_t)(n + 2), replies, cfg->max_reply_bulk + 1024);
     for (int i = 0; rc == 0 && i < n; i++)
         rc = login_reply(p, &l, i, cmds + 2, replies[i + 1]);
-    for (int i = 0; i < n + 1; i++)
+    for (int i = 0; i < n + 2; i++)
         if (replies[i] != NULL)
             freeReplyObject(replies[i]);
     return rc != 0 ? rc : in_step(c);
