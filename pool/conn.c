@@ -11,13 +11,6 @@
 #include "pool/net.h"
 #include "pool/pool_internal.h"
 
-int64_t spool_coarse_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- Reply guard -----------------------------------------------------------
  * Every reply a pool connection reads, whatever command the caller ran,
  * goes through the slot's reply guard (reply_guard.h): it marks a connection

@@ -47,10 +47,12 @@ enum {
     SPOOL_HYG_CLOSE = 3,  /* close: nothing resets it (QUIT, SYNC, POOL_DIRTY_CLOSE) */
 };
 
-/* The cheap test for a put: 0 when there is nothing to do. */
-static inline int spool_hygiene_dirty(const spool_hygiene *h, const redisContext *c)
+/* The cheap test for a put: 0 when there is nothing to do. g is h->guard,
+ * passed to spare a load on the put path. */
+static inline int spool_hygiene_dirty(const spool_hygiene *h, const spool_reply_guard *g,
+                                      const redisContext *c)
 {
-    return (h->guard->dirt | (unsigned)(h->guard->outstanding > 0) |
+    return (g->dirt | (unsigned)(g->outstanding > 0) |
             (unsigned)(spool_hr_push_cb(c) != h->push_cb)) != 0;
 }
 

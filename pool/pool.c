@@ -183,7 +183,7 @@ static void wake_all_locked(pool_t *p)
  * so no wake-up is lost. May free the pool during shutdown: touch nothing
  * after it. */
 /* The second half of a release, after the seq_cst store or CAS. */
-static void after_release(pool_t *p, spool_slot *s)
+static inline __attribute__((always_inline)) void after_release(pool_t *p, spool_slot *s)
 {
     if (atomic_load(&p->shutdown)) {
         spool_reap_slot(p, s);
@@ -209,9 +209,6 @@ int spool_try_claim(spool_slot *s, int from, int to)
 
 static spool_slot *claim_idle(pool_t *p)
 {
-    if (last_slot.pool == p && last_slot.index < p->nslots &&
-        spool_try_claim(&p->slots[last_slot.index], SLOT_IDLE, SLOT_RESERVED))
-        return &p->slots[last_slot.index];
     /* Lowest index first: surplus connections gather at the top and age out. */
     for (int i = 0; i < p->nslots; i++)
         if (spool_try_claim(&p->slots[i], SLOT_IDLE, SLOT_RESERVED))
@@ -354,6 +351,13 @@ static int role_is_master(pool_t *p, spool_slot *s, const spool_role *role)
     return 0;
 }
 
+/* Checked out at coarse time now: the idle clock restarts (see note_put()). */
+static void note_checkout(pool_t *p, spool_slot *s, int64_t now)
+{
+    s->checkout_tick = atomic_load_explicit(&p->hk_tick, memory_order_relaxed);
+    atomic_store_explicit(&s->last_used_ns, now, memory_order_relaxed);
+}
+
 /* A claimed idle connection: is it fit to hand out? 0 yes; 1 it was evicted,
  * try again; POOL_ENOTMASTER it was evicted because ROLE said replica. */
 static int ready_for_writer(pool_t *p, spool_slot *s, int64_t *deadline)
@@ -365,9 +369,8 @@ static int ready_for_writer(pool_t *p, spool_slot *s, int64_t *deadline)
     }
     const spool_config *cfg = &p->cfg;
     int64_t now = spool_coarse_ns();
-    s->checkout_ns = now;
-    s->checkout_tick = atomic_load_explicit(&p->hk_tick, memory_order_relaxed);
     int64_t idle = now - atomic_load_explicit(&s->last_used_ns, memory_order_relaxed);
+    note_checkout(p, s, now);
     if (idle >= PEEK_AFTER_IDLE_NS && spool_conn_peek(s->ctx) != 0) {
         spool_count(&p->stats.health_failures);
         spool_evict(p, s, &p->stats.evicted_broken);
@@ -408,26 +411,19 @@ static int ready_for_writer(pool_t *p, spool_slot *s, int64_t *deadline)
     return 0;
 }
 
-void spool_mark_borrowed(pool_t *p, spool_slot *s)
+void spool_note_borrower(spool_slot *s)
 {
-    /* Only the owner writes these: plain load+store, no locked instruction. */
-    uint64_t n = atomic_load_explicit(&s->checkouts, memory_order_relaxed);
-    atomic_store_explicit(&s->checkouts, n + 1, memory_order_relaxed);
-    if (p->hot_leak_ms > 0) {
-        atomic_store_explicit(&s->borrower, (unsigned long)pthread_self(), memory_order_relaxed);
-        atomic_fetch_and_explicit(&s->flags, ~SLOT_F_LEAKED, memory_order_relaxed);
-        atomic_store_explicit(&s->borrowed_ns, spool_coarse_ns(), memory_order_release);
-    }
+    atomic_store_explicit(&s->borrower, (unsigned long)pthread_self(), memory_order_relaxed);
+    atomic_fetch_and_explicit(&s->flags, ~SLOT_F_LEAKED, memory_order_relaxed);
+    atomic_store_explicit(&s->borrowed_ns, spool_coarse_ns(), memory_order_release);
 }
 
 /* From RESERVED (claimed, checked) to BUSY (lent): only BUSY slots may be
  * cut by a writer change, never one still being checked. */
-static void hand_out(pool_t *p, spool_slot *s)
+static inline void hand_out(pool_t *p, spool_slot *s)
 {
     spool_mark_borrowed(p, s);
     atomic_store_explicit(&s->state, SLOT_BUSY, memory_order_release);
-    last_slot.pool = p;
-    last_slot.index = (int)s->index;
 }
 
 /* A connect for generation gen is pointless once the writer changed. */
@@ -469,9 +465,7 @@ static int open_in_slot(pool_t *p, spool_slot *s, const char *host, int port, ui
     spool_count(&p->stats.created);
     s->ctx = c;
     s->generation = gen;
-    s->checkout_ns = spool_coarse_ns();
-    s->checkout_tick = atomic_load_explicit(&p->hk_tick, memory_order_relaxed);
-    atomic_store_explicit(&s->last_used_ns, s->checkout_ns, memory_order_relaxed);
+    note_checkout(p, s, spool_coarse_ns());
     if (check) {
         spool_count(&p->stats.validations);
         if (!role_is_master(p, s, &role)) {
@@ -593,23 +587,38 @@ void spool_pin(pool_t *p) { atomic_fetch_add(&p->refs, 1); }
 
 void spool_unpin(pool_t *p) { pool_unref(p); }
 
-int pool_get_writer(pool_t *p, redisContext **out)
+/* The fast path's check of the thread's last slot, claimed: fit to lend
+ * as it is (same writer, back within this coarse clock tick, no check
+ * wanted on every checkout)? Else the full check decides. */
+static int fit_as_is(pool_t *p, spool_slot *s)
 {
-    if (out != NULL)
-        *out = NULL;
-    if (p == NULL || out == NULL)
-        return POOL_EINVAL;
-    if (atomic_load_explicit(&p->shutdown, memory_order_acquire))
+    int64_t now = spool_coarse_ns();
+    if (!p->hot_unchecked || now != atomic_load_explicit(&s->last_used_ns, memory_order_relaxed) ||
+        s->generation != atomic_load_explicit(&p->generation, memory_order_acquire) ||
+        atomic_load_explicit(&p->shutdown, memory_order_relaxed))
+        return 0;
+    s->checkout_tick = atomic_load_explicit(&p->hk_tick, memory_order_relaxed); /* last_used is now */
+    return 1;
+}
+
+/* Everything but the fast path; s: a slot already claimed, or NULL. */
+static __attribute__((noinline)) int get_writer_slow(pool_t *p, redisContext **out, spool_slot *s)
+{
+    if (atomic_load_explicit(&p->shutdown, memory_order_acquire)) {
+        if (s != NULL)
+            spool_slot_release(p, s, SLOT_IDLE);
         return POOL_ESHUTDOWN;
+    }
     int64_t deadline = 0;
     int last_err = 0, backoff_ms = 10, pinned = 0, rc;
-    spool_slot *s;
     for (;;) {
-        s = claim_idle(p);
+        if (s == NULL)
+            s = claim_idle(p);
         if (s != NULL) {
             rc = ready_for_writer(p, s, &deadline);
             if (rc == 0)
                 goto lend;
+            s = NULL;
             if (rc < 0)
                 last_err = rc;
             if (deadline != 0 && spool_now_ns() >= deadline)
@@ -629,6 +638,7 @@ int pool_get_writer(pool_t *p, redisContext **out)
         rc = open_or_wait(p, deadline, &s, &last_err, &backoff_ms);
         if (rc == 0)
             goto lend;
+        s = NULL;
         if (rc != 1) {
             if (rc != POOL_ESHUTDOWN && rc != POOL_EAUTH && rc != POOL_EINVAL)
                 spool_count(&p->stats.checkout_timeouts);
@@ -642,6 +652,8 @@ int pool_get_writer(pool_t *p, redisContext **out)
     goto done;
 lend:
     hand_out(p, s);
+    last_slot.pool = p;
+    last_slot.index = (int)s->index;
     *out = s->ctx;
     rc = 0;
 done:
@@ -650,25 +662,29 @@ done:
     return rc;
 }
 
-/* ---- Return ---------------------------------------------------------------- */
-
-spool_slot *spool_slot_of(spool_slot *slots, int n, const redisContext *c)
+int pool_get_writer(pool_t *p, redisContext **out)
 {
-    if (n == 0 || c->reader == NULL)
-        return NULL;
-    /* The reader's privdata is the slot's reply guard (conn.c). */
-    uintptr_t x = (uintptr_t)c->reader->privdata, base = (uintptr_t)slots;
-    if (x < base + offsetof(spool_slot, guard))
-        return NULL;
-    x -= offsetof(spool_slot, guard);
-    if (x >= base + (uintptr_t)n * sizeof(spool_slot) || (x - base) % sizeof(spool_slot) != 0)
-        return NULL;
-    spool_slot *s = (spool_slot *)x;
-    int st = atomic_load_explicit(&s->state, memory_order_relaxed);
-    if (s->ctx != c || (st != SLOT_BUSY && st != SLOT_CUTTING))
-        return NULL;
-    return s;
+    if (p == NULL || out == NULL) {
+        if (out != NULL)
+            *out = NULL;
+        return POOL_EINVAL;
+    }
+    /* The fast path: the slot this thread used last, idle and fit as is. */
+    spool_slot *s = NULL;
+    if (last_slot.pool == p && last_slot.index < p->nslots &&
+        spool_try_claim(&p->slots[last_slot.index], SLOT_IDLE, SLOT_RESERVED)) {
+        s = &p->slots[last_slot.index];
+        if (fit_as_is(p, s)) {
+            hand_out(p, s);
+            *out = s->ctx;
+            return 0;
+        }
+    }
+    *out = NULL;
+    return get_writer_slow(p, out, s);
 }
+
+/* ---- Return ---------------------------------------------------------------- */
 
 /* Take a lent slot back: BUSY -> RESERVED, waiting out a cut in progress.
  * 0 when it was not lent (a double put racing with itself). */
@@ -686,22 +702,15 @@ static int reclaim(spool_slot *s)
     }
 }
 
-/* Did the caller leave anything behind that the next borrower would read? */
-int spool_has_leftovers(const redisContext *c)
-{
-    return (c->obuf != NULL && c->obuf[0] != '\0') || c->reader->pos < c->reader->len ||
-           c->reader->ridx >= 0;
-}
-
 /* One clock read per checkout, not two: a connection back within the
  * housekeeping pass it left in counts as idle from its checkout (at most one
- * pass, <= 1 s, early: a peek or a ROLE check sooner, never later); after a
- * longer borrow the clock read costs nothing next to it. */
-static int64_t last_used(pool_t *p, const spool_slot *s)
+ * pass, <= 1 s, early: a peek or a ROLE check sooner, never later), and
+ * last_used_ns already says so; after a longer borrow the clock read costs
+ * nothing next to it. */
+static void note_put(pool_t *p, spool_slot *s)
 {
-    return atomic_load_explicit(&p->hk_tick, memory_order_relaxed) == s->checkout_tick
-               ? s->checkout_ns
-               : spool_coarse_ns();
+    if (atomic_load_explicit(&p->hk_tick, memory_order_relaxed) != s->checkout_tick)
+        atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
 }
 
 /* Lend a fit connection back with one compare-and-swap, BUSY -> IDLE (a
@@ -713,7 +722,7 @@ static void put_fit(pool_t *p, spool_slot *s, redisContext *c)
 {
     if (p->hot_leak_ms > 0)
         atomic_store_explicit(&s->borrowed_ns, 0, memory_order_relaxed);
-    atomic_store_explicit(&s->last_used_ns, last_used(p, s), memory_order_relaxed);
+    note_put(p, s);
     for (;;) {
         int expected = SLOT_BUSY;
         if (atomic_compare_exchange_weak(&s->state, &expected, SLOT_IDLE))
@@ -729,32 +738,19 @@ static void put_fit(pool_t *p, spool_slot *s, redisContext *c)
     after_release(p, s);
 }
 
-void pool_put(pool_t *p, redisContext *c)
+/* Everything but a clean put of a writer connection. */
+static __attribute__((noinline)) void put_slow(pool_t *p, spool_slot *s, redisContext *c)
 {
-    if (p == NULL || c == NULL)
-        return;
-    spool_slot *s = spool_slot_of(p->slots, p->nslots, c);
     if (s == NULL && (s = spool_slot_of(p->rslots, p->nrslots, c)) != NULL) {
         spool_reader_put(p, s);
         return;
     }
-    if (s == NULL) {
+    if (s == NULL || !reclaim(s)) {
         spool_log(p, POOL_LOG_ERROR, "pool_put: context %p is not borrowed from this pool",
                   (void *)c);
         return;
     }
     int flags = atomic_load_explicit(&s->flags, memory_order_relaxed);
-    if ((flags & (SLOT_F_READONLY | SLOT_F_LIMIT)) == 0 &&
-        s->generation == atomic_load_explicit(&p->generation, memory_order_acquire) &&
-        !c->err && !spool_has_leftovers(c) && !spool_hygiene_dirty(&s->hyg, c)) {
-        put_fit(p, s, c);
-        return;
-    }
-    if (!reclaim(s)) {
-        spool_log(p, POOL_LOG_ERROR, "pool_put: context %p is not borrowed from this pool",
-                  (void *)c);
-        return;
-    }
     if (p->hot_leak_ms > 0)
         atomic_store_explicit(&s->borrowed_ns, 0, memory_order_relaxed);
     if (flags & SLOT_F_READONLY) {
@@ -778,15 +774,30 @@ void pool_put(pool_t *p, redisContext *c)
         spool_evict(p, s, &p->stats.evicted_broken);
         return;
     }
-    if (spool_hygiene_dirty(&s->hyg, c) && spool_conn_tidy(p, s) != 0)
+    if (spool_hygiene_dirty(&s->hyg, &s->guard, c) && spool_conn_tidy(p, s) != 0)
         return;
     /* The writer may have changed during a reset's round trip. */
     if (s->generation != atomic_load_explicit(&p->generation, memory_order_acquire)) {
         spool_evict(p, s, &p->stats.evicted_stale);
         return;
     }
-    atomic_store_explicit(&s->last_used_ns, last_used(p, s), memory_order_relaxed);
+    note_put(p, s);
     spool_slot_release(p, s, SLOT_IDLE);
+}
+
+void pool_put(pool_t *p, redisContext *c)
+{
+    if (p == NULL || c == NULL)
+        return;
+    spool_slot *s = spool_slot_of(p->slots, p->nslots, c);
+    if (s != NULL &&
+        (atomic_load_explicit(&s->flags, memory_order_relaxed) & (SLOT_F_READONLY | SLOT_F_LIMIT)) == 0 &&
+        s->generation == atomic_load_explicit(&p->generation, memory_order_acquire) &&
+        !c->err && !spool_has_leftovers(c) && !spool_hygiene_dirty(&s->hyg, &s->guard, c)) {
+        put_fit(p, s, c);
+        return;
+    }
+    put_slow(p, s, c);
 }
 
 int pool_mark_dirty(pool_t *p, redisContext *c, pool_dirty_t what)
@@ -1008,6 +1019,11 @@ int pool_create(const pool_options_t *opts, pool_t **out)
     p->hot_validate_idle_ms = p->cfg.validate_idle_ms;
     p->hot_health_ping = p->cfg.health_check_ping;
     p->hot_leak_ms = p->cfg.leak_threshold_ms;
+    /* A connection back within the same coarse clock tick needs no check
+     * unless every checkout wants one. */
+    p->hot_unchecked = !(p->cfg.validate == POOL_VALIDATE_ALWAYS ||
+                         (p->cfg.validate == POOL_VALIDATE_IDLE && p->cfg.validate_idle_ms == 0) ||
+                         p->cfg.health_check_ping);
     p->slots = aligned_alloc(SPOOL_CACHELINE, sizeof(spool_slot) * (size_t)p->nslots);
     if (p->slots == NULL) {
         spool_config_free(&p->cfg);

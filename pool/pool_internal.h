@@ -4,7 +4,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "pool/addr.h"
 #include "pool/hygiene.h"
@@ -46,10 +48,10 @@ typedef struct spool_slot {
     struct pool *pool;
     redisContext *ctx;
     uint64_t generation;               /* writer generation the connection was opened under */
-    _Atomic int64_t last_used_ns;      /* coarse clock at put (or connect) */
+    _Atomic int64_t last_used_ns;      /* coarse clock at checkout, or at put after a
+                                          housekeeping pass (see note_put()) */
     /* Counters written only by the slot's current owner (no RMW needed). */
     _Atomic uint64_t checkouts;
-    int64_t checkout_ns;               /* coarse clock at checkout (owner only) */
     /* Off the hot path. */
     _Atomic int64_t borrowed_ns;       /* coarse clock at checkout, for leak detection */
     _Atomic unsigned long borrower;    /* pthread_self() of the borrower, for leak reports */
@@ -107,6 +109,7 @@ struct pool {
     _Atomic uint32_t hk_tick; /* bumped by every housekeeping pass */
     /* Copies of the options every checkout reads, on this same line. */
     int hot_validate, hot_validate_idle_ms, hot_health_ping, hot_leak_ms;
+    int hot_unchecked; /* no check wanted on a checkout right after a put */
     spool_config cfg;
     char pad_[SPOOL_CACHELINE];
 
@@ -150,11 +153,26 @@ void spool_reap_slot(pool_t *p, spool_slot *s);
 void spool_slot_release(pool_t *p, spool_slot *s, int state);
 int spool_try_claim(spool_slot *s, int from, int to);
 void spool_evict(pool_t *p, spool_slot *s, _Atomic uint64_t *reason);
-void spool_mark_borrowed(pool_t *p, spool_slot *s);
+/* Leak reports: the borrower and the time of the checkout. */
+void spool_note_borrower(spool_slot *s);
+/* A slot goes out: the owner's counters (plain load+store, no locked
+ * instruction) and, with leak reports on, who has it since when. */
+static inline void spool_mark_borrowed(pool_t *p, spool_slot *s)
+{
+    uint64_t n = atomic_load_explicit(&s->checkouts, memory_order_relaxed);
+    atomic_store_explicit(&s->checkouts, n + 1, memory_order_relaxed);
+    if (p->hot_leak_ms > 0)
+        spool_note_borrower(s);
+}
 /* Hold the pool across a wait: pool_destroy() frees it at the last unpin. */
 void spool_pin(pool_t *p);
 void spool_unpin(pool_t *p);
-int spool_has_leftovers(const redisContext *c);
+/* Did the caller leave anything behind that the next borrower would read? */
+static inline int spool_has_leftovers(const redisContext *c)
+{
+    return (c->obuf != NULL && c->obuf[0] != '\0') || c->reader->pos < c->reader->len ||
+           c->reader->ridx >= 0;
+}
 struct timespec spool_abs_timespec(int64_t ns);
 
 /* readers.c: the replica side. */
@@ -162,7 +180,20 @@ int spool_readers_init(pool_t *p);
 void spool_readers_free(pool_t *p);
 /* The slot of slots[0..n) that lent c (from the reader's privdata, range
  * checked before any dereference), else NULL. */
-spool_slot *spool_slot_of(spool_slot *slots, int n, const redisContext *c);
+static inline spool_slot *spool_slot_of(spool_slot *slots, int n, const redisContext *c)
+{
+    if (c->reader == NULL)
+        return NULL;
+    /* The reader's privdata is the slot's reply guard (conn.c). */
+    uintptr_t off = (uintptr_t)c->reader->privdata - offsetof(spool_slot, guard) - (uintptr_t)slots;
+    if (off >= (uintptr_t)n * sizeof(spool_slot) || off % sizeof(spool_slot) != 0)
+        return NULL; /* n == 0 lands here too */
+    spool_slot *s = (spool_slot *)((char *)slots + off);
+    int st = atomic_load_explicit(&s->state, memory_order_relaxed);
+    if (s->ctx != c || (st != SLOT_BUSY && st != SLOT_CUTTING))
+        return NULL;
+    return s;
+}
 void spool_reader_put(pool_t *p, spool_slot *s);
 void spool_readers_stats(pool_t *p, pool_stats_t *out);
 
@@ -180,7 +211,8 @@ int spool_conn_open(pool_t *p, spool_slot *s, const char *host, int port, int64_
 int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int64_t deadline_ns,
                        int check_role, int (*cancelled)(void *), void *arg, spool_role *role_out,
                        redisContext **out);
-/* The borrower of slot s (taken back, RESERVED) left state behind
+/* The borrower of slot s (a writer slot taken back, RESERVED; a reader
+ * slot still BUSY) left state behind
  * (spool_hygiene_dirty()): reset it, or close it and release the slot
  * EMPTY. 0 kept (clean now), 1 closed. */
 int spool_conn_tidy(pool_t *p, spool_slot *s);
@@ -193,6 +225,11 @@ int spool_conn_ping(pool_t *p, redisContext *c, int64_t deadline_ns);
 int spool_conn_peek(redisContext *c);
 
 /* Coarse monotonic clock for idle windows: a few ns, resolution ~4 ms. */
-int64_t spool_coarse_ns(void);
+static inline int64_t spool_coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 #endif

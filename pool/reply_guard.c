@@ -15,31 +15,38 @@ static int is_status(const redisReadTask *t, const char *str, size_t len, const 
     return t->type == REDIS_REPLY_STATUS && len == strlen(want) && memcmp(str, want, len) == 0;
 }
 
+/* What 0.14, which shows no commands, can tell from replies alone: +QUEUED
+ * means a transaction is open until EXEC's array or nil, DISCARD's +OK or
+ * -EXECABORT ends it. */
+static __attribute__((noinline)) void note_transaction(spool_reply_guard *g, const redisReadTask *t,
+                                                       const char *str, size_t len)
+{
+    if (str != NULL && is_status(t, str, len, "QUEUED"))
+        g->dirt |= SPOOL_DIRT_QUEUED;
+    else if (t->type == REDIS_REPLY_ARRAY || t->type == REDIS_REPLY_NIL ||
+             (str != NULL && is_status(t, str, len, "OK")) ||
+             (t->type == REDIS_REPLY_ERROR && spool_starts_with(str, len, "EXECABORT")))
+        g->dirt &= ~(unsigned)SPOOL_DIRT_QUEUED;
+}
+
 /* A top-level reply (str: its text, NULL for aggregates, integers, nil):
- * one command answered; and what 0.14, which shows no commands, can tell
- * from replies alone: +QUEUED means a transaction is open until EXEC's
- * array or nil, DISCARD's +OK or -EXECABORT ends it. Only a connection's
- * own guard counts (a shared one has no flags). */
-static void note_reply(spool_reply_guard *g, const redisReadTask *t, const char *str, size_t len)
+ * one command answered. Only a connection's own guard counts (a shared
+ * one has no flags). */
+static inline void note_reply(spool_reply_guard *g, const redisReadTask *t, const char *str,
+                              size_t len)
 {
     if (g->flags == NULL)
         return;
     g->outstanding--;
-    if (str != NULL && is_status(t, str, len, "QUEUED")) {
-        g->dirt |= SPOOL_DIRT_QUEUED;
-    } else if ((g->dirt & SPOOL_DIRT_QUEUED) &&
-               (t->type == REDIS_REPLY_ARRAY || t->type == REDIS_REPLY_NIL ||
-                (str != NULL && is_status(t, str, len, "OK")) ||
-                (t->type == REDIS_REPLY_ERROR && spool_starts_with(str, len, "EXECABORT")))) {
-        g->dirt &= ~(unsigned)SPOOL_DIRT_QUEUED;
-    }
+    if ((g->dirt & SPOOL_DIRT_QUEUED) || (len == 6 && t->type == REDIS_REPLY_STATUS))
+        note_transaction(g, t, str, len);
 }
 
 /* The first string of a top-level aggregate: a (p|s)subscribe confirmation
  * [kind, channel, count] means the connection is in pub/sub mode, and an
  * aggregate opening with "server" is HELLO's answer (a RESP2 array on 0.14,
  * a map on 1.x). A user reply that looks the same costs one needless reset. */
-static void note_first_string(spool_reply_guard *g, const redisReadTask *t, const char *str,
+static __attribute__((noinline)) void note_first_string(spool_reply_guard *g, const redisReadTask *t, const char *str,
                               size_t len)
 {
     const redisReadTask *up = t->parent;

@@ -11,10 +11,12 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "fixture.h"
+#include "pool/hiredis_compat.h"
 #include "fx_assert.h"
 #include "sentinel_pool.h"
 
@@ -347,6 +349,51 @@ static void test_leak_reported_once(void **state)
     pool_destroy(p);
 }
 
+static int reader_db(redisContext *c, long long *id)
+{
+    redisReply *r = redisCommand(c, "CLIENT INFO");
+    assert_non_null(r);
+    const char *db = strstr(r->str, " db="), *at = strstr(r->str, "id=");
+    assert_non_null(db);
+    assert_non_null(at);
+    *id = atoll(at + 3);
+    int n = atoi(db + 4);
+    freeReplyObject(r);
+    return n;
+}
+
+/* A reader borrower's SELECT does not reach the next borrower of that
+ * connection: reset on put (hiredis 1.x sees it; 0.14 is told). */
+static void test_reader_state_reset(void **state)
+{
+    (void)state;
+    cfg_t c = {0};
+    pool_t *p = make_pool(&c);
+    wait_replicas(p, 2, 10000);
+    redisContext *r = NULL;
+    assert_rc(0, pool_get_reader(p, &r));
+    long long dirty_id = 0, id = 0;
+    assert_int_equal(reader_db(r, &dirty_id), 0);
+    redisReply *x = redisCommand(r, "SELECT 3");
+    assert_non_null(x);
+    freeReplyObject(x);
+    if (!spool_hr_can_hook_write())
+        assert_rc(0, pool_mark_dirty(p, r, POOL_DIRTY_RESET));
+    pool_put(p, r);
+    int same = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_rc(0, pool_get_reader(p, &r));
+        assert_int_equal(reader_db(r, &id), 0);
+        same += id == dirty_id;
+        pool_put(p, r);
+    }
+    assert_true(same > 0); /* reset and kept, not closed */
+    pool_stats_t st;
+    pool_stats(p, &st);
+    assert_int_equal(st.resets, 1);
+    pool_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_dead_replica_skipped_and_fallback),
         cmocka_unit_test(test_promoted_node_not_a_reader),
         cmocka_unit_test(test_leak_reported_once),
+        cmocka_unit_test(test_reader_state_reset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
