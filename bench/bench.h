@@ -108,6 +108,11 @@ typedef struct tput_row {
      * dedicated: both should be 1 and 0 but for noise and bias. */
     bench_series ctl_ops, ctl_ratio, ratio_vs_ctl;
     bench_series ctl_cpu_us, ctl_cpu_diff_us, cpu_extra_vs_ctl_us;
+    /* The dedicated connections carry the pool's socket timeout; a third
+     * per thread has none: timer_cpu_us = dedicated - bare, what the
+     * kernel's timer for command_timeout_ms costs a blocking read, and
+     * cpu_extra_vs_bare_us = pool - bare. */
+    bench_series timer_cpu_us, cpu_extra_vs_bare_us;
     uint64_t errors;
 } tput_row;
 int bench_throughput(const bench_opts *o, const bench_server *srv, tput_row *rows, int maxrows);

@@ -177,30 +177,33 @@ static const tput_col rate_cols[4] = {
     {"A/A control ratio", offsetof(tput_row, ctl_ratio), 1, 3},
 };
 
-/* Sections 6 and 7: client CPU per command of both sides and the control's. */
-static const tput_col cpu_cols[4] = {
+/* Sections 6 and 7: client CPU per command of both sides and the control's,
+ * then what the socket timeout both sides carry costs. */
+static const tput_col cpu_cols[6] = {
     {"pool us/cmd", offsetof(tput_row, pool_cpu_us), 1, 3},
     {"dedicated us/cmd", offsetof(tput_row, ded_cpu_us), 1, 3},
     {"POOL EXTRA us/cmd", offsetof(tput_row, cpu_extra_us), 1, 3},
     {"A/A control diff us/cmd", offsetof(tput_row, ctl_cpu_diff_us), 1, 3},
+    {"timeout's timer us/cmd", offsetof(tput_row, timer_cpu_us), 1, 3},
+    {"pool - bare us/cmd", offsetof(tput_row, cpu_extra_vs_bare_us), 1, 3},
 };
 
-/* Threads, connections, then the four columns, all but the last `width`
+/* Threads, connections, then ncol columns, all but the last `width`
  * wide; note_waits marks the rows with fewer connections than threads. */
-static void print_tput_table(FILE *f, const tput_row *rows, int n, const tput_col col[4],
+static void print_tput_table(FILE *f, const tput_row *rows, int n, const tput_col *col, int ncol,
                              int width, int note_waits)
 {
     char b[64];
     fprintf(f, "   %7s %5s", "threads", "conns");
-    for (int k = 0; k < 4; k++)
-        fprintf(f, " | %-*s", k < 3 ? width : 0, col[k].head);
+    for (int k = 0; k < ncol; k++)
+        fprintf(f, " | %-*s", k < ncol - 1 ? width : 0, col[k].head);
     fputc('\n', f);
     for (int i = 0; i < n; i++) {
         const tput_row *r = &rows[i];
         fprintf(f, "   %7d %5d", r->threads, r->max_connections);
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < ncol; k++) {
             const bench_series *v = (const bench_series *)((const char *)r + col[k].series);
-            fprintf(f, " | %-*s", k < 3 ? width : 0,
+            fprintf(f, " | %-*s", k < ncol - 1 ? width : 0,
                     fs(b, sizeof(b), v, col[k].scale, col[k].prec));
         }
         if (note_waits && r->max_connections < r->threads)
@@ -213,15 +216,18 @@ static void print_throughput(const bench_results *R, FILE *f)
 {
     fprintf(f, "\n2. SET throughput: T threads doing pool_get_writer+SET+pool_put (default "
                "options, max_connections as shown)\n"
-               "   vs the same T threads each on its own dedicated hiredis connection; they switch "
-               "every %.0f ms, A B A B,\n"
-               "   and a third slice per round runs on a second dedicated connection per thread: "
-               "an A/A control whose\n"
-               "   ratio to the first shows the method's own noise. Ratios are medians over "
-               "rounds of per-round ratios.\n",
+               "   vs the same T threads each on its own dedicated hiredis connection (with the "
+               "pool's socket timeout,\n"
+               "   command_timeout_ms, as redisSetTimeout() sets it); they switch every %.0f ms, "
+               "A B A B, and a third slice\n"
+               "   per round runs on a second dedicated connection per thread: an A/A control "
+               "whose ratio to the first shows\n"
+               "   the method's own noise (a fourth, on a connection without timeout, is for "
+               "section 6). Ratios are medians\n"
+               "   over rounds of per-round ratios.\n",
             BENCH_SET_SLICE_S * 1000);
     load_line(R, f, SEC_TPUT);
-    print_tput_table(f, R->tput, R->ntput, rate_cols, 20, 1);
+    print_tput_table(f, R->tput, R->ntput, rate_cols, 4, 20, 1);
 }
 
 static void print_policies(const bench_results *R, FILE *f)
@@ -281,9 +287,13 @@ static void print_cpu(const bench_results *R, FILE *f)
     fprintf(f, "\n6. Client CPU per SET (user+sys of this process, getrusage RUSAGE_SELF around "
                "each section-2 slice; differences are\n"
                "   medians over rounds of per-round differences; the A/A control is the second "
-               "dedicated connection's)\n");
+               "dedicated connection's;\n"
+               "   timeout's timer = dedicated - a connection without socket timeout, the "
+               "kernel's timer on each blocking read,\n"
+               "   which the pool pays for command_timeout_ms; pool - bare = pool against that "
+               "connection without timeout)\n");
     load_line(R, f, SEC_TPUT);
-    print_tput_table(f, R->tput, R->ntput, cpu_cols, 22, 0);
+    print_tput_table(f, R->tput, R->ntput, cpu_cols, 6, 22, 0);
     const cycle_row *hot = NULL;
     for (int i = 0; i < R->ncyc; i++)
         if (R->cyc[i].threads == 1 && R->cyc[i].pool_size == 8)
@@ -316,9 +326,9 @@ static void print_tls(const bench_results *R, FILE *f)
                "connection; max_connections = threads.\n",
             BENCH_SET_SLICE_S * 1000, R->tls_srv.port);
     load_line(R, f, SEC_TLS);
-    print_tput_table(f, R->tls, R->ntls, rate_cols, 20, 1);
+    print_tput_table(f, R->tls, R->ntls, rate_cols, 4, 20, 1);
     fprintf(f, "   client CPU per SET over TLS (process user+sys per command, as in section 6):\n");
-    print_tput_table(f, R->tls, R->ntls, cpu_cols, 22, 0);
+    print_tput_table(f, R->tls, R->ntls, cpu_cols, 6, 22, 0);
 }
 
 void report_print(const bench_results *R, FILE *f)
@@ -386,6 +396,8 @@ static void json_tput_rows(jw *w, const char *key, const tput_row *rows, int n)
         jw_series(w, "control_cpu_us_per_cmd", &r->ctl_cpu_us);
         jw_series(w, "control_cpu_diff_us_per_cmd", &r->ctl_cpu_diff_us);
         jw_series(w, "pool_extra_cpu_vs_control_us_per_cmd", &r->cpu_extra_vs_ctl_us);
+        jw_series(w, "socket_timeout_timer_cpu_us_per_cmd", &r->timer_cpu_us);
+        jw_series(w, "pool_extra_cpu_vs_bare_us_per_cmd", &r->cpu_extra_vs_bare_us);
         jw_int(w, "errors", (long long)r->errors);
         jw_obj_end(w);
     }

@@ -16,8 +16,9 @@
 
 /* Per thread: its key and its own connections. */
 typedef struct set_thread {
-    redisContext *c;  /* the dedicated connection */
+    redisContext *c;  /* the dedicated connection, with the pool's socket timeout */
     redisContext *c2; /* a second one, for the A/A control */
+    redisContext *c3; /* a third, without a socket timeout (redisConnect's default) */
     char key[32];
 } set_thread;
 
@@ -31,10 +32,10 @@ static int do_set(redisContext *c, const char *key)
 }
 
 /* Mode k runs through pools[k], or when that is NULL on the thread's own
- * connection (its second one when second[k]). */
+ * connection number conn[k] (0: c, 1: c2, 2: c3). */
 typedef struct set_ctx {
     pool_t *pools[PHASE_MAX_MODES];
-    int second[PHASE_MAX_MODES];
+    int conn[PHASE_MAX_MODES];
 } set_ctx;
 
 static uint64_t set_step(void *garg, void *targ, int mode, uint64_t *errors)
@@ -43,7 +44,7 @@ static uint64_t set_step(void *garg, void *targ, int mode, uint64_t *errors)
     set_thread *t = targ;
     pool_t *pool = x->pools[mode];
     if (pool == NULL) {
-        redisContext *c = x->second[mode] ? t->c2 : t->c;
+        redisContext *c = x->conn[mode] == 0 ? t->c : x->conn[mode] == 1 ? t->c2 : t->c3;
         if (c->err)
             bench_die("dedicated connection failed: %s", c->errstr);
         if (do_set(c, t->key))
@@ -70,7 +71,11 @@ typedef struct set_threads {
     void **targs;
 } set_threads;
 
-static void threads_open(set_threads *g, const bench_server *srv, int n)
+/* The dedicated connections get the socket timeout the pool sets on its
+ * own (command_timeout_ms: SO_RCVTIMEO/SO_SNDTIMEO), so that both sides
+ * pay the kernel's timer on every blocking read and the difference is the
+ * pool's; c3 goes without, to show what that timer costs. */
+static void threads_open(set_threads *g, const bench_server *srv, int n, int timeout_ms)
 {
     g->n = n;
     g->t = calloc((size_t)n, sizeof(*g->t));
@@ -81,8 +86,9 @@ static void threads_open(set_threads *g, const bench_server *srv, int n)
     for (int i = 0; i < n; i++) {
         snprintf(g->t[i].key, sizeof(g->t[i].key), "bench:key:%d", i);
         g->targs[i] = &g->t[i];
-        if ((g->t[i].c = bench_connect(srv, 0, err, sizeof(err))) == NULL ||
-            (g->t[i].c2 = bench_connect(srv, 0, err, sizeof(err))) == NULL)
+        if ((g->t[i].c = bench_connect(srv, timeout_ms, err, sizeof(err))) == NULL ||
+            (g->t[i].c2 = bench_connect(srv, timeout_ms, err, sizeof(err))) == NULL ||
+            (g->t[i].c3 = bench_connect(srv, 0, err, sizeof(err))) == NULL)
             bench_die("dedicated connection to %s: %s", srv->addr, err);
     }
 }
@@ -92,6 +98,7 @@ static void threads_close(set_threads *g)
     for (int i = 0; i < g->n; i++) {
         redisFree(g->t[i].c);
         redisFree(g->t[i].c2);
+        redisFree(g->t[i].c3);
     }
     free(g->t);
     free(g->targs);
@@ -143,33 +150,38 @@ static void measure_rows(const bench_opts *o, const bench_server *srv, tput_row 
             bench_pool_options(srv, &po);
             po.max_connections = row->max_connections;
             set_threads g;
-            threads_open(&g, srv, row->threads);
+            threads_open(&g, srv, row->threads, po.command_timeout_ms);
             /* Mode 0 = pool, 1 = dedicated: A B A B. Mode 2, a second
-             * dedicated connection, closes each round: dedicated against
-             * dedicated is an A/A control, the method's own noise. */
-            set_ctx x = {.pools = {pool_open_warm(&po, row->threads), NULL, NULL},
-                         .second = {0, 0, 1}};
+             * dedicated connection, follows in each round: dedicated
+             * against dedicated is an A/A control, the method's own noise.
+             * Mode 3, a dedicated connection without socket timeout, closes
+             * the round. */
+            set_ctx x = {.pools = {pool_open_warm(&po, row->threads), NULL, NULL, NULL},
+                         .conn = {0, 0, 1, 2}};
             phase_runner *pr = phase_new(row->threads, set_step, &x, g.targs);
-            run_modes(pr, 3, o->seconds, 0);
-            phase_totals_t a, b, c;
+            run_modes(pr, 4, o->seconds, 0);
+            phase_totals_t a, b, c, d;
             phase_totals(pr, 0, &a);
             phase_totals(pr, 1, &b);
             phase_totals(pr, 2, &c);
+            phase_totals(pr, 3, &d);
             const phase_slice *sl;
             int ns = phase_slices(pr, &sl);
-            row->errors += a.errors + b.errors + c.errors;
+            row->errors += a.errors + b.errors + c.errors + d.errors;
+            series_add(&row->timer_cpu_us, phase_median_cpu_diff(sl, ns, 4, 1, 3) * 1e6);
+            series_add(&row->cpu_extra_vs_bare_us, phase_median_cpu_diff(sl, ns, 4, 0, 3) * 1e6);
             series_add(&row->ctl_ops, phase_median_rate(sl, ns, 2));
-            series_add(&row->ctl_ratio, phase_median_ratio(sl, ns, 3, 2, 1));
-            series_add(&row->ratio_vs_ctl, phase_median_ratio(sl, ns, 3, 0, 2));
+            series_add(&row->ctl_ratio, phase_median_ratio(sl, ns, 4, 2, 1));
+            series_add(&row->ratio_vs_ctl, phase_median_ratio(sl, ns, 4, 0, 2));
             series_add(&row->ctl_cpu_us, phase_median_cpu_per_op(sl, ns, 2) * 1e6);
-            series_add(&row->ctl_cpu_diff_us, phase_median_cpu_diff(sl, ns, 3, 2, 1) * 1e6);
-            series_add(&row->cpu_extra_vs_ctl_us, phase_median_cpu_diff(sl, ns, 3, 0, 2) * 1e6);
+            series_add(&row->ctl_cpu_diff_us, phase_median_cpu_diff(sl, ns, 4, 2, 1) * 1e6);
+            series_add(&row->cpu_extra_vs_ctl_us, phase_median_cpu_diff(sl, ns, 4, 0, 2) * 1e6);
             series_add(&row->pool_ops, phase_median_rate(sl, ns, 0));
             series_add(&row->ded_ops, phase_median_rate(sl, ns, 1));
-            series_add(&row->ratio, phase_median_ratio(sl, ns, 3, 0, 1));
+            series_add(&row->ratio, phase_median_ratio(sl, ns, 4, 0, 1));
             series_add(&row->pool_cpu_us, phase_median_cpu_per_op(sl, ns, 0) * 1e6);
             series_add(&row->ded_cpu_us, phase_median_cpu_per_op(sl, ns, 1) * 1e6);
-            series_add(&row->cpu_extra_us, phase_median_cpu_diff(sl, ns, 3, 0, 1) * 1e6);
+            series_add(&row->cpu_extra_us, phase_median_cpu_diff(sl, ns, 4, 0, 1) * 1e6);
             phase_free(pr);
             pool_destroy(x.pools[0]);
             threads_close(&g);
@@ -250,7 +262,9 @@ int bench_policies(const bench_opts *o, const bench_server *srv, policy_row *row
         for (int r = 0; r < n; r++) {
             policy_row *row = &rows[r];
             set_threads g;
-            threads_open(&g, srv, row->threads);
+            pool_options_t def;
+            pool_options_init(&def);
+            threads_open(&g, srv, row->threads, def.command_timeout_ms);
             /* Mode 0 dedicated, modes 1..4 the policies. In turn each pool
              * sits idle 4 slices (400 ms < validate_idle_ms) between runs. */
             set_ctx x = {.pools = {NULL}};
