@@ -18,6 +18,8 @@ typedef struct bench_opts {
     int mem_conns;         /* connections for the memory figures */
     const char *json_path; /* NULL: no JSON */
     const char *only;      /* NULL, or the one section to run */
+    const char *hotpath;   /* --hotpath MODE N: only that, for callgrind */
+    long hotpath_n;
 } bench_opts;
 
 /* One figure measured reps times. */
@@ -119,6 +121,9 @@ int bench_throughput(const bench_opts *o, const bench_server *srv, tput_row *row
 /* Section 7: the same against a TLS-only server, one connection per thread. */
 int bench_throughput_tls(const bench_opts *o, const bench_server *tls_srv, tput_row *rows,
                          int maxrows);
+
+/* --hotpath: n operations of one kind (hotpath.c). */
+int bench_hotpath(const bench_server *srv, const char *mode, long n);
 
 /* pool_get_writer + pool_put timed inside a 1-thread SET loop. */
 typedef struct insitu_result {

@@ -38,7 +38,9 @@ static void usage(FILE *f)
                "  --json FILE  also write every figure and repetition to FILE\n"
                "  --only S     run one section: cycle, tput, insitu, policy, mem or tls\n"
                "               (tls: SET throughput over TLS, in the default run when the\n"
-               "               build has TLS)\n",
+               "               build has TLS)\n"
+               "  --hotpath M N  N operations of kind M (cycle, pool, dedicated) and nothing\n"
+               "               else, for callgrind: see scripts/profile-hotpath\n",
             BENCH_MAX_REPS);
 }
 
@@ -52,6 +54,9 @@ static void parse_args(int argc, char **argv, bench_opts *o)
         const char *a = argv[i];
         if (strcmp(a, "--only") == 0 && i + 1 < argc) {
             o->only = argv[++i];
+        } else if (strcmp(a, "--hotpath") == 0 && i + 2 < argc) {
+            o->hotpath = argv[++i];
+            o->hotpath_n = atol(argv[++i]);
         } else if (strcmp(a, "--quick") == 0) {
             o->quick = 1;
         } else if (strcmp(a, "--reps") == 0 && i + 1 < argc) {
@@ -169,6 +174,11 @@ int main(int argc, char **argv)
     atexit(bench_servers_stop_all);
     if (bench_server_start(&B.srv, 4096, 0) != 0)
         return 1;
+    if (B.o.hotpath != NULL) {
+        int rc = bench_hotpath(&B.srv, B.o.hotpath, B.o.hotpath_n);
+        bench_server_stop(&B.srv);
+        return rc;
+    }
     machine_info();
     int64_t t0 = bench_now_ns();
 

@@ -1002,9 +1002,11 @@ int pool_create(const pool_options_t *opts, pool_t **out)
         *out = NULL;
     if (opts == NULL || out == NULL)
         return POOL_EINVAL;
-    pool_t *p = calloc(1, sizeof(*p));
+    /* Its first cache line is what every checkout and put reads. */
+    pool_t *p = aligned_alloc(SPOOL_CACHELINE, sizeof(*p));
     if (p == NULL)
         return POOL_ENOMEM;
+    memset(p, 0, sizeof(*p));
     char err[256];
     int rc = spool_config_init(&p->cfg, opts, err, sizeof(err));
     if (rc != 0) {

@@ -99,7 +99,7 @@ typedef struct spool_counters {
     _Atomic uint64_t evicted_unread, evicted_unresettable;
 } spool_counters;
 
-struct pool {
+struct __attribute__((aligned(SPOOL_CACHELINE))) pool {
     /* Read on every checkout and put: keep together, rarely written. */
     spool_slot *slots;
     int nslots;
