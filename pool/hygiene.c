@@ -3,8 +3,8 @@
 #include "pool/hygiene.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <hiredis/sds.h>
@@ -93,58 +93,82 @@ static unsigned apply(unsigned dirt, const char *name, size_t n, const char *sub
     return dirt;
 }
 
-/* A decimal length and its CRLF at buf[*pos]; -1 when malformed. */
-static long long parse_len(const char *buf, size_t len, size_t *pos)
+static inline int is_crlf(const char *p)
 {
-    size_t i = *pos;
-    long long v = 0;
-    while (i < len && buf[i] >= '0' && buf[i] <= '9') {
-        if (v > (LLONG_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (buf[i] - '0');
-        i++;
-    }
-    if (i == *pos || len - i < 2 || buf[i] != '\r' || buf[i + 1] != '\n')
-        return -1;
-    *pos = i + 2;
-    return v;
+    uint16_t v; /* one load and one compare */
+    memcpy(&v, p, sizeof(v));
+    const uint16_t crlf = (uint16_t)('\r' | '\n' << 8);
+    const uint16_t crlf_be = (uint16_t)('\n' | '\r' << 8);
+    return v == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? crlf : crlf_be);
 }
 
-void spool_hygiene_scan(const char *buf, size_t len, unsigned *dirt, long *commands)
+/* A decimal length and its CRLF at p (at most 18 digits, so no overflow);
+ * the byte after the CRLF, or NULL when malformed. Most lengths in a
+ * command have one or two digits: those first. */
+static inline const char *parse_len(const char *p, const char *end, size_t *out)
 {
-    size_t pos = 0;
-    while (pos < len) {
-        if (buf[pos++] != '*')
+    if (end - p >= 4) {
+        unsigned d0 = (unsigned)(unsigned char)p[0] - '0', d1 = (unsigned)(unsigned char)p[1] - '0';
+        if (d0 < 10 && is_crlf(p + 1)) {
+            *out = d0;
+            return p + 3;
+        }
+        if (d0 < 10 && d1 < 10 && is_crlf(p + 2)) {
+            *out = d0 * 10 + d1;
+            return p + 4;
+        }
+    }
+    const char *start = p;
+    size_t v = 0;
+    while (p < end && (unsigned char)(*p - '0') < 10)
+        v = v * 10 + (size_t)(*p++ - '0');
+    if (p == start || p - start > 18 || end - p < 2 || !is_crlf(p))
+        return NULL;
+    *out = v;
+    return p + 2;
+}
+
+/* One bulk argument "$<len>\r\n<bytes>\r\n" at p: its bytes in *arg and
+ * *alen; the byte after it, or NULL when malformed. */
+static inline const char *parse_arg(const char *p, const char *end, const char **arg, size_t *alen)
+{
+    if (p >= end || *p != '$' || (p = parse_len(p + 1, end, alen)) == NULL ||
+        *alen > (size_t)(end - p) || (size_t)(end - p) - *alen < 2 || !is_crlf(p + *alen))
+        return NULL;
+    *arg = p;
+    return p + *alen + 2;
+}
+
+static inline __attribute__((always_inline)) void scan(const char *buf, size_t len,
+                                                       unsigned *dirt, long *commands)
+{
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        size_t argc, nlen, slen = 0;
+        const char *name, *sub = NULL;
+        if (*p != '*' || (p = parse_len(p + 1, end, &argc)) == NULL || argc == 0 ||
+            (p = parse_arg(p, end, &name, &nlen)) == NULL)
             goto unparsed;
-        long long argc = parse_len(buf, len, &pos);
-        if (argc < 1)
+        if (argc >= 2 && (p = parse_arg(p, end, &sub, &slen)) == NULL)
             goto unparsed;
-        const char *name = NULL, *sub = NULL;
-        size_t nlen = 0, slen = 0;
-        for (long long i = 0; i < argc; i++) {
-            if (pos >= len || buf[pos++] != '$')
+        for (size_t i = 2; i < argc; i++) {
+            const char *skip;
+            size_t skiplen;
+            if ((p = parse_arg(p, end, &skip, &skiplen)) == NULL)
                 goto unparsed;
-            long long alen = parse_len(buf, len, &pos);
-            if (alen < 0 || (unsigned long long)alen > len - pos || len - pos - (size_t)alen < 2)
-                goto unparsed;
-            if (i == 0) {
-                name = buf + pos;
-                nlen = (size_t)alen;
-            } else if (i == 1) {
-                sub = buf + pos;
-                slen = (size_t)alen;
-            }
-            pos += (size_t)alen;
-            if (buf[pos] != '\r' || buf[pos + 1] != '\n')
-                goto unparsed;
-            pos += 2;
         }
         (*commands)++;
-        *dirt = apply(*dirt, name, nlen, sub, slen);
+        if (nlen >= 4 && nlen <= 10) /* the names apply() knows */
+            *dirt = apply(*dirt, name, nlen, sub, slen);
     }
     return;
 unparsed:
     *dirt |= SPOOL_DIRT_UNPARSED;
+}
+
+void spool_hygiene_scan(const char *buf, size_t len, unsigned *dirt, long *commands)
+{
+    scan(buf, len, dirt, commands);
 }
 
 /* ---- The write hook (hiredis 1.x) ---------------------------------------- */
@@ -179,7 +203,7 @@ static ssize_t hygiene_write(redisContext *c)
         h->scanned = 0; /* obuf replaced behind our back: look again */
     if (h->scanned < len) {
         long n = 0;
-        spool_hygiene_scan(c->obuf + h->scanned, len - h->scanned, &h->guard->dirt, &n);
+        scan(c->obuf + h->scanned, len - h->scanned, &h->guard->dirt, &n);
         h->guard->outstanding += n;
         h->scanned = len;
     }
