@@ -7,6 +7,7 @@
  *    pool_put(), pool_stats() and pool_strerror() are thread-safe.
  *  - A borrowed redisContext belongs to the borrowing thread until pool_put():
  *    use it with plain hiredis calls, never share it, never free it yourself.
+ *    pool_mark_dirty() is called by that thread only.
  *  - pool_create() and pool_destroy() are not re-entrant for the same pool:
  *    call pool_destroy() once, after which no thread may call into that pool
  *    except to pool_put() connections it still holds (see pool_destroy()).

@@ -23,10 +23,6 @@ static _Thread_local struct {
     int index;
 } last_slot __attribute__((tls_model("initial-exec")));
 
-/* A connection is peeked on checkout once it sat idle across at least one
- * tick of the coarse clock: one returned a moment ago was healthy then, and
- * the syscall would cost more than the rest of the checkout. */
-#define PEEK_AFTER_IDLE_NS 1
 
 /* ---- Logging and events (never under a lock) ------------------------------ */
 
@@ -371,7 +367,7 @@ static int ready_for_writer(pool_t *p, spool_slot *s, int64_t *deadline)
     int64_t now = spool_coarse_ns();
     int64_t idle = now - atomic_load_explicit(&s->last_used_ns, memory_order_relaxed);
     note_checkout(p, s, now);
-    if (idle >= PEEK_AFTER_IDLE_NS && spool_conn_peek(s->ctx) != 0) {
+    if (idle >= SPOOL_PEEK_AFTER_IDLE_NS && spool_conn_peek(s->ctx) != 0) {
         spool_count(&p->stats.health_failures);
         spool_evict(p, s, &p->stats.evicted_broken);
         return 1;
@@ -588,12 +584,12 @@ void spool_pin(pool_t *p) { atomic_fetch_add(&p->refs, 1); }
 void spool_unpin(pool_t *p) { pool_unref(p); }
 
 /* The fast path's check of the thread's last slot, claimed: fit to lend
- * as it is (same writer, back within this coarse clock tick, no check
- * wanted on every checkout)? Else the full check decides. */
+ * as it is (same writer, idle less than hot_quiet_ns)? Else the full check
+ * decides. */
 static int fit_as_is(pool_t *p, spool_slot *s)
 {
     int64_t now = spool_coarse_ns();
-    if (!p->hot_unchecked || now != atomic_load_explicit(&s->last_used_ns, memory_order_relaxed) ||
+    if (now - atomic_load_explicit(&s->last_used_ns, memory_order_relaxed) >= p->hot_quiet_ns ||
         s->generation != atomic_load_explicit(&p->generation, memory_order_acquire) ||
         atomic_load_explicit(&p->shutdown, memory_order_relaxed))
         return 0;
@@ -1021,11 +1017,15 @@ int pool_create(const pool_options_t *opts, pool_t **out)
     p->hot_validate_idle_ms = p->cfg.validate_idle_ms;
     p->hot_health_ping = p->cfg.health_check_ping;
     p->hot_leak_ms = p->cfg.leak_threshold_ms;
-    /* A connection back within the same coarse clock tick needs no check
-     * unless every checkout wants one. */
-    p->hot_unchecked = !(p->cfg.validate == POOL_VALIDATE_ALWAYS ||
-                         (p->cfg.validate == POOL_VALIDATE_IDLE && p->cfg.validate_idle_ms == 0) ||
-                         p->cfg.health_check_ping);
+    /* How long a connection may sit idle and still be lent without a look:
+     * below the peek threshold and the ROLE window, and never when every
+     * checkout wants a round trip. */
+    p->hot_quiet_ns = SPOOL_PEEK_AFTER_IDLE_NS;
+    if (p->cfg.validate == POOL_VALIDATE_IDLE &&
+        (int64_t)p->cfg.validate_idle_ms * 1000000 < p->hot_quiet_ns)
+        p->hot_quiet_ns = (int64_t)p->cfg.validate_idle_ms * 1000000;
+    if (p->cfg.validate == POOL_VALIDATE_ALWAYS || p->cfg.health_check_ping)
+        p->hot_quiet_ns = 0;
     p->slots = aligned_alloc(SPOOL_CACHELINE, sizeof(spool_slot) * (size_t)p->nslots);
     if (p->slots == NULL) {
         spool_config_free(&p->cfg);

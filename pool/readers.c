@@ -100,7 +100,7 @@ static int ready_for_reader(pool_t *p, spool_slot *s, int64_t deadline)
 {
     const spool_config *cfg = &p->cfg;
     int64_t idle = spool_coarse_ns() - atomic_load_explicit(&s->last_used_ns, memory_order_relaxed);
-    if (idle > 0 && spool_conn_peek(s->ctx) != 0) {
+    if (idle >= SPOOL_PEEK_AFTER_IDLE_NS && spool_conn_peek(s->ctx) != 0) {
         spool_count(&p->stats.health_failures);
         spool_evict(p, s, &p->stats.evicted_broken);
         return -1;

@@ -362,6 +362,46 @@ static void test_tls_connection_killed_under_holder(void **state)
     pool_destroy(p);
 }
 
+/* The write hook chains to hiredis_ssl's write: a borrower's SELECT and
+ * open MULTI over TLS are seen and reset on put like over plaintext. */
+static void test_tls_borrower_state_reset(void **state)
+{
+    (void)state;
+    pool_options_t o = tls_opts(tls_node.port);
+    o.max_connections = 1;
+    pool_t *p = NULL;
+    assert_rc(0, pool_create(&o, &p));
+    redisContext *c = NULL;
+    assert_rc(0, pool_get_writer(p, &c));
+    redisReply *r = redisCommand(c, "CLIENT ID");
+    assert_non_null(r);
+    long long id = r->integer;
+    freeReplyObject(r);
+    r = redisCommand(c, "SELECT 5");
+    assert_non_null(r);
+    freeReplyObject(r);
+    r = redisCommand(c, "MULTI");
+    assert_non_null(r);
+    freeReplyObject(r);
+    pool_put(p, c);
+    pool_stats_t st = stats(p);
+    assert_int_equal(st.resets, 1);
+    assert_int_equal(st.reset_database, 1);
+    assert_int_equal(st.reset_transaction, 1);
+    assert_rc(0, pool_get_writer(p, &c));
+    r = redisCommand(c, "CLIENT INFO");
+    assert_non_null(r);
+    assert_non_null(strstr(r->str, " db=0 "));
+    assert_non_null(strstr(r->str, " multi=-1 "));
+    char want[32];
+    snprintf(want, sizeof(want), "id=%lld ", id);
+    assert_true(strncmp(r->str, want, strlen(want)) == 0); /* reset, not reopened */
+    freeReplyObject(r);
+    set_get(c, "tls:after-reset", "ok");
+    pool_put(p, c);
+    pool_destroy(p);
+}
+
 /* ---- Mutual TLS ------------------------------------------------------------- */
 
 static void test_mutual_tls(void **state)
@@ -656,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_tls_roundtrips_and_reuse),
         cmocka_unit_test(test_tls_server_name),
         cmocka_unit_test(test_tls_connection_killed_under_holder),
+        cmocka_unit_test(test_tls_borrower_state_reset),
         cmocka_unit_test(test_mutual_tls),
         cmocka_unit_test(test_wrong_ca_refused),
         cmocka_unit_test(test_expired_refused),
