@@ -593,7 +593,7 @@ static int fit_as_is(pool_t *p, spool_slot *s)
         s->generation != atomic_load_explicit(&p->generation, memory_order_acquire) ||
         atomic_load_explicit(&p->shutdown, memory_order_relaxed))
         return 0;
-    s->checkout_tick = atomic_load_explicit(&p->hk_tick, memory_order_relaxed); /* last_used is now */
+    note_checkout(p, s, now); /* a line the claim just wrote: no extra miss */
     return 1;
 }
 
