@@ -29,6 +29,7 @@ static void install_guard(pool_t *p, spool_slot *s, redisContext *c)
     /* TLS writes go through the library's BIO, which never raises SIGPIPE. */
     int nosignal = p->cfg.sigpipe == POOL_SIGPIPE_PREVENT && !spool_tls_on(c);
     spool_hygiene_attach(&s->hyg, &s->guard, c, nosignal);
+    s->push_cb = spool_hr_push_cb(c);
 }
 
 /* ---- Handshake ------------------------------------------------------------ */
@@ -211,7 +212,7 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
     if (hint != NULL)
         spool_log(p, POOL_LOG_WARN, "%s:%d %s (tls = 1?)", host, port, hint);
     if (rc == 0)
-        spool_hygiene_settle(&s->hyg, c);
+        spool_hygiene_settle(&s->hyg);
     if (rc != 0) {
         redisFree(c);
         /* FIX: connect_timeout_ms covers TCP connect + handshake, and a
@@ -300,7 +301,6 @@ int spool_conn_tidy(pool_t *p, spool_slot *s)
     spool_hygiene_describe(d, what, sizeof(what));
     switch (spool_hygiene_verdict(&s->hyg)) {
     case SPOOL_HYG_CLEAN:
-        spool_hygiene_settle(&s->hyg, c); /* only the push callback to put back */
         return 0;
     case SPOOL_HYG_UNREAD:
         spool_log(p, POOL_LOG_DEBUG, "closing %s:%d: a reply is still to come (%ld)",
@@ -321,7 +321,7 @@ int spool_conn_tidy(pool_t *p, spool_slot *s)
         spool_evict(p, s, &p->stats.evicted_unresettable);
         return 1;
     }
-    spool_hygiene_settle(&s->hyg, c);
+    spool_hygiene_settle(&s->hyg);
     count_reset(p, d);
     spool_log(p, POOL_LOG_DEBUG, "reset %s:%d after %s (RESET and login, one round trip)",
               c->tcp.host, c->tcp.port, what);

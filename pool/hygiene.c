@@ -218,21 +218,13 @@ void spool_hygiene_attach(spool_hygiene *h, spool_reply_guard *g, redisContext *
     h->guard = g;
     h->scanned = 0;
     h->nosignal = nosignal;
-    h->push_cb = spool_hr_push_cb(c);
     spool_hr_hook_write(c, &h->hook, hygiene_write); /* nothing to hook on 0.14 */
     g->dirt = 0;
     g->outstanding = 0;
 }
 
-void spool_hygiene_restore_push(spool_hygiene *h, redisContext *c)
+void spool_hygiene_settle(spool_hygiene *h)
 {
-    if (spool_hr_push_cb(c) != h->push_cb)
-        spool_hr_set_push_cb(c, h->push_cb);
-}
-
-void spool_hygiene_settle(spool_hygiene *h, redisContext *c)
-{
-    spool_hygiene_restore_push(h, c);
     h->guard->dirt = 0;
     h->guard->outstanding = 0;
     h->scanned = 0;
@@ -279,6 +271,4 @@ void spool_hygiene_describe(unsigned dirt, char *buf, size_t len)
             return;
         used += (size_t)n;
     }
-    if (used == 0)
-        snprintf(buf, len, "a replaced push callback");
 }

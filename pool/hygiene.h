@@ -12,7 +12,9 @@
  * 0.14 shows no commands: the borrower says so with pool_mark_dirty().
  *
  * Cost on a clean borrow: on 1.x one look at each command's name as it is
- * written (no allocation, no system call); a clean put reads two fields. */
+ * written (no allocation, no system call); a clean put reads two fields.
+ * The push callback (1.x) is not watched: every checkout sets it back to
+ * the pool's (spool_mark_borrowed()), a store and no load of a cold line. */
 #ifndef SPOOL_HYGIENE_H
 #define SPOOL_HYGIENE_H
 
@@ -27,7 +29,6 @@ typedef struct spool_hygiene {
     spool_reply_guard *guard;  /* where dirt and the count of sent commands go */
     size_t scanned;            /* bytes at the front of c->obuf already looked at */
     int nosignal;              /* plaintext: write with send(MSG_NOSIGNAL) */
-    spool_hr_push_fn push_cb;  /* 1.x: the push callback the connection was opened with */
 } spool_hygiene;
 
 /* Start watching c, a new connection whose reader carries guard g. With
@@ -37,7 +38,7 @@ typedef struct spool_hygiene {
 void spool_hygiene_attach(spool_hygiene *h, spool_reply_guard *g, redisContext *c, int nosignal);
 
 /* The connection is as the pool left it (after its handshake or a reset). */
-void spool_hygiene_settle(spool_hygiene *h, redisContext *c);
+void spool_hygiene_settle(spool_hygiene *h);
 
 /* What a put must do. */
 enum {
@@ -47,19 +48,14 @@ enum {
     SPOOL_HYG_CLOSE = 3,  /* close: nothing resets it (QUIT, SYNC, POOL_DIRTY_CLOSE) */
 };
 
-/* The cheap test for a put: 0 when there is nothing to do. g is h->guard,
- * passed to spare a load on the put path. */
-static inline int spool_hygiene_dirty(const spool_hygiene *h, const spool_reply_guard *g,
-                                      const redisContext *c)
+/* The cheap test for a put: 0 when there is nothing to do (g: the
+ * connection's guard, h->guard). */
+static inline int spool_hygiene_dirty(const spool_reply_guard *g)
 {
-    return (g->dirt | (unsigned)(g->outstanding > 0) |
-            (unsigned)(spool_hr_push_cb(c) != h->push_cb)) != 0;
+    return (g->dirt | (unsigned)(g->outstanding > 0)) != 0;
 }
 
 int spool_hygiene_verdict(const spool_hygiene *h);
-
-/* Put the push callback the connection was opened with back (1.x). */
-void spool_hygiene_restore_push(spool_hygiene *h, redisContext *c);
 
 /* "MULTI, SELECT" for the log: the kinds of dirt in dirt. */
 void spool_hygiene_describe(unsigned dirt, char *buf, size_t len);

@@ -770,7 +770,7 @@ static __attribute__((noinline)) void put_slow(pool_t *p, spool_slot *s, redisCo
         spool_evict(p, s, &p->stats.evicted_broken);
         return;
     }
-    if (spool_hygiene_dirty(&s->hyg, &s->guard, c) && spool_conn_tidy(p, s) != 0)
+    if (spool_hygiene_dirty(&s->guard) && spool_conn_tidy(p, s) != 0)
         return;
     /* The writer may have changed during a reset's round trip. */
     if (s->generation != atomic_load_explicit(&p->generation, memory_order_acquire)) {
@@ -789,7 +789,7 @@ void pool_put(pool_t *p, redisContext *c)
     if (s != NULL &&
         (atomic_load_explicit(&s->flags, memory_order_relaxed) & (SLOT_F_READONLY | SLOT_F_LIMIT)) == 0 &&
         s->generation == atomic_load_explicit(&p->generation, memory_order_acquire) &&
-        !c->err && !spool_has_leftovers(c) && !spool_hygiene_dirty(&s->hyg, &s->guard, c)) {
+        !c->err && !spool_has_leftovers(c) && !spool_hygiene_dirty(&s->guard)) {
         put_fit(p, s, c);
         return;
     }

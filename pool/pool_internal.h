@@ -60,6 +60,8 @@ typedef struct spool_slot {
                                           housekeeping pass (see note_put()) */
     /* Counters written only by the slot's current owner (no RMW needed). */
     _Atomic uint64_t checkouts;
+    spool_hr_push_fn push_cb;          /* 1.x: the push callback the pool set; each
+                                          checkout puts it back */
     /* Off the hot path. */
     _Atomic int64_t borrowed_ns;       /* coarse clock at checkout, for leak detection */
     _Atomic unsigned long borrower;    /* pthread_self() of the borrower, for leak reports */
@@ -69,6 +71,8 @@ typedef struct spool_slot {
     _Atomic uint64_t addr_key;         /* readers: hash of raddr[index], a hint any thread
                                           may read (raddr itself is the holder's) */
 } __attribute__((aligned(SPOOL_CACHELINE))) spool_slot;
+_Static_assert(offsetof(spool_slot, borrowed_ns) <= SPOOL_CACHELINE,
+               "a checkout and a put touch the slot's first cache line only");
 
 /* Options after validation, with owned copies of every string. */
 typedef struct spool_config {
@@ -169,6 +173,7 @@ static inline void spool_mark_borrowed(pool_t *p, spool_slot *s)
 {
     uint64_t n = atomic_load_explicit(&s->checkouts, memory_order_relaxed);
     atomic_store_explicit(&s->checkouts, n + 1, memory_order_relaxed);
+    spool_hr_set_push_cb(s->ctx, s->push_cb); /* whatever the last borrower set */
     if (p->hot_leak_ms > 0)
         spool_note_borrower(s);
 }

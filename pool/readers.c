@@ -297,7 +297,7 @@ void spool_reader_put(pool_t *p, spool_slot *s)
         return;
     }
     /* Still BUSY, which no other thread touches on the reader side. */
-    if (spool_hygiene_dirty(&s->hyg, &s->guard, s->ctx) && spool_conn_tidy(p, s) != 0)
+    if (spool_hygiene_dirty(&s->guard) && spool_conn_tidy(p, s) != 0)
         return;
     atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
     reader_release(p, s);

@@ -46,8 +46,9 @@ static inline void note_reply(spool_reply_guard *g, const redisReadTask *t, cons
  * [kind, channel, count] means the connection is in pub/sub mode, and an
  * aggregate opening with "server" is HELLO's answer (a RESP2 array on 0.14,
  * a map on 1.x). A user reply that looks the same costs one needless reset. */
-static __attribute__((noinline)) void note_first_string(spool_reply_guard *g, const redisReadTask *t, const char *str,
-                              size_t len)
+static __attribute__((noinline)) void note_first_string(spool_reply_guard *g,
+                                                        const redisReadTask *t, const char *str,
+                                                        size_t len)
 {
     const redisReadTask *up = t->parent;
     if (g->flags == NULL || up->parent != NULL)
