@@ -732,14 +732,23 @@ static pool_t *sigpipe_pool(pool_sigpipe_t mode, int *warned)
     return p;
 }
 
-static void sigpipe_child(pool_sigpipe_t mode)
+/* In a child: SIGPIPE back at its default, a pool in that mode, one
+ * writer borrowed. */
+static redisContext *child_writer(pool_sigpipe_t mode, pool_t **p)
 {
     signal(SIGPIPE, SIG_DFL);
-    int warned = 0;
-    pool_t *p = sigpipe_pool(mode, &warned);
+    static int warned; /* the log callback's, for the child's life */
+    *p = sigpipe_pool(mode, &warned);
     redisContext *c = NULL;
-    if (pool_get_writer(p, &c) != 0)
+    if (pool_get_writer(*p, &c) != 0)
         _exit(4);
+    return c;
+}
+
+static void sigpipe_child(pool_sigpipe_t mode)
+{
+    pool_t *p = NULL;
+    redisContext *c = child_writer(mode, &p);
     redisReply *r = redisCommand(c, "CLIENT ID");
     if (r == NULL)
         _exit(5);
@@ -809,12 +818,8 @@ static void *write_big(void *arg)
  * failed and the process lived. */
 static void blocked_writer_child(pool_sigpipe_t mode)
 {
-    signal(SIGPIPE, SIG_DFL);
-    int warned = 0;
-    pool_t *p = sigpipe_pool(mode, &warned);
-    redisContext *c = NULL;
-    if (pool_get_writer(p, &c) != 0)
-        _exit(4);
+    pool_t *p = NULL;
+    redisContext *c = child_writer(mode, &p);
     if (fx_node_sigstop(&master) != 0)
         _exit(5);
     pthread_t th;
