@@ -35,8 +35,14 @@ static int setup(void **state)
                   "user other on >otherpw ~* &* +@all";
     if (fx_redis_start(&node, &o) != 0)
         return -1;
+    /* An explicit bus port: the default, port + 10000, does not exist for
+     * the fixture's ports above 55535 and the server refuses to start. */
+    static char cluster_config[128];
+    snprintf(cluster_config, sizeof(cluster_config),
+             "cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port %d\n",
+             fx_free_port());
     fx_redis_opts c = {0};
-    c.extra_config = "cluster-enabled yes\ncluster-config-file nodes.conf\n";
+    c.extra_config = cluster_config;
     return fx_redis_start(&clustered, &c);
 }
 
@@ -135,7 +141,12 @@ static void expect_fresh(redisContext *c, const char *user, int db)
     expect_field(c, "db", dbs);
     expect_field(c, "sub", "0");
     expect_field(c, "psub", "0");
-    expect_field(c, "multi", "-1");
+    /* No MULTI open (flags would say x); Valkey 8 shows multi=0, not -1,
+     * once a connection has had one. */
+    char multi[16];
+    client_field(c, "multi", multi, sizeof(multi));
+    if (strcmp(multi, "-1") != 0 && strcmp(multi, "0") != 0)
+        fail_msg("CLIENT INFO multi=%s, want -1 or 0", multi);
     expect_field(c, "resp", "2");
     expect_field(c, "redir", "-1");
     expect_field(c, "user", user);
