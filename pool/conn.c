@@ -297,11 +297,12 @@ int spool_conn_tidy(pool_t *p, spool_slot *s)
 {
     redisContext *c = s->ctx;
     unsigned d = s->guard.dirt;
-    char what[160];
-    spool_hygiene_describe(d, what, sizeof(what));
-    switch (spool_hygiene_verdict(&s->hyg)) {
-    case SPOOL_HYG_CLEAN:
+    int verdict = spool_hygiene_verdict(&s->hyg);
+    if (verdict == SPOOL_HYG_CLEAN)
         return 0;
+    char what[160]; /* for the log lines below */
+    spool_hygiene_describe(d, what, sizeof(what));
+    switch (verdict) {
     case SPOOL_HYG_UNREAD:
         spool_log(p, POOL_LOG_DEBUG, "closing %s:%d: a reply is still to come (%ld)",
                   c->tcp.host, c->tcp.port, s->guard.outstanding);

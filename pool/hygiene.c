@@ -213,21 +213,19 @@ static ssize_t hygiene_write(redisContext *c)
     return n;
 }
 
-void spool_hygiene_attach(spool_hygiene *h, spool_reply_guard *g, redisContext *c, int nosignal)
-{
-    h->guard = g;
-    h->scanned = 0;
-    h->nosignal = nosignal;
-    spool_hr_hook_write(c, &h->hook, hygiene_write); /* nothing to hook on 0.14 */
-    g->dirt = 0;
-    g->outstanding = 0;
-}
-
 void spool_hygiene_settle(spool_hygiene *h)
 {
     h->guard->dirt = 0;
     h->guard->outstanding = 0;
     h->scanned = 0;
+}
+
+void spool_hygiene_attach(spool_hygiene *h, spool_reply_guard *g, redisContext *c, int nosignal)
+{
+    h->guard = g;
+    h->nosignal = nosignal;
+    spool_hr_hook_write(c, &h->hook, hygiene_write); /* nothing to hook on 0.14 */
+    spool_hygiene_settle(h);
 }
 
 int spool_hygiene_verdict(const spool_hygiene *h)
