@@ -71,6 +71,40 @@
  * SIGPIPE to the application (borrowed connections then write as hiredis
  * does); pool_create() warns when SIGPIPE is then still fatal.
  *
+ * SHARED SENTINEL SET: a pool created with sentinels has a watcher of its
+ * own (one thread; per sentinel one subscription and one query
+ * connection). A process with many pools (one per master name, or several
+ * per name) can share one instead: pool_sentinel_set_create(), then each
+ * pool_create() with opts.sentinel_set. The set's thread serves every pool
+ * on it: one subscription and one query connection per sentinel, and one
+ * safety poll per sentinel_poll_ms (jittered, spread over the sentinels in
+ * turn) asking for every master name in one round trip.
+ *  - Lifetime: the set is reference-counted. pool_sentinel_set_release()
+ *    may come before or after the pools are destroyed; the set stops when
+ *    the caller released it and its last pool is gone.
+ *  - Each pool keeps its own writer, fences, events, log and data-node
+ *    credentials; the set's own messages (sentinels lost, TLS hints) go to
+ *    the set's log_fn. A slow sentinel or node delays every pool on the
+ *    set, bounded by sentinel_timeout_ms per step.
+ *
+ * WRONG SENTINELS: a sentinel's word is a hint, ROLE is the truth.
+ *  - A promotion announced for our writer fences it at once (this is what
+ *    makes graceful failovers lossless), unless ROLE refutes it right away:
+ *    the named node is our writer itself, or neither one of our writer's
+ *    replicas (its last ROLE) nor a replica of it now.
+ *  - A fence for a promotion that does not come true is lifted within 1 s;
+ *    that sentinel's next announcements for that node then do not fence for
+ *    a minute (logged at POOL_LOG_WARN, naming the sentinel).
+ *  - A sentinel naming as master a node that is not our writer's replica,
+ *    while the other sentinels name our writer, is outvoted and reported
+ *    once (POOL_EVENT_SENTINEL_MISCONFIGURED): typically a sentinel of
+ *    another deployment with the same master name. When no writer is known
+ *    yet (the first resolution), every sentinel is asked and the majority
+ *    of those answering wins.
+ *  - Nodes are compared by the name the sentinels give (hostnames with
+ *    announce-hostnames), never by a resolved address; names are resolved
+ *    again on every connect.
+ *
  * TLS (builds with hiredis_ssl, i.e. hiredis 1.x; pool_tls_available()):
  *  - tls = 1 encrypts every connection to data nodes (writers, readers, the
  *    watcher's ROLE checks); sentinel_tls = 1 every connection to the
@@ -203,6 +237,11 @@ typedef enum {
     POOL_EVENT_VALIDATION_FAILED = 5, /* ROLE on a node did not say master */
     POOL_EVENT_WRITER_SUSPECT = 6,    /* READONLY/MASTERDOWN reply seen by a caller */
     POOL_EVENT_CONNECTION_LEAK = 7,   /* a connection was borrowed past leak_threshold_ms */
+    POOL_EVENT_SENTINEL_MISCONFIGURED = 8, /* a sentinel's answers disagree with the other
+                                              sentinels' and with ROLE (it monitors another
+                                              deployment under this master name): reported
+                                              once per sentinel, its answers are outvoted;
+                                              old_host/old_port name the sentinel */
 } pool_event_type_t;
 
 typedef struct pool_event {
@@ -232,6 +271,11 @@ typedef struct pool_options {
     int lazy_start;                /* 1: pool_create() succeeds with no sentinel up [0] */
     int sentinel_timeout_ms;       /* one sentinel round trip, connect included [500] */
     int sentinel_poll_ms;          /* re-query the master address this often [1000] */
+    /* Watch master_name through a set shared with other pools (see SHARED
+     * SENTINEL SET) instead of a watcher of the pool's own [NULL]. Then
+     * sentinels, sentinel_username, sentinel_password and sentinel_tls must
+     * stay unset, and sentinel_timeout_ms / sentinel_poll_ms are the set's. */
+    struct pool_sentinel_set *sentinel_set;
 
     /* Pool size and timing. */
     int max_connections;     /* connections to the writer [16] (1..4096) */
@@ -297,6 +341,7 @@ typedef struct pool_options {
 } pool_options_t;
 
 typedef struct pool pool_t;
+typedef struct pool_sentinel_set pool_sentinel_set_t;
 
 typedef struct pool_stats {
     uint64_t generation;          /* current writer generation (1 = first master) */
@@ -361,6 +406,23 @@ POOL_EXPORT void pool_options_init(pool_options_t *opts);
  * the named node) fails TLS that way. Connections open lazily. Not thread-safe with
  * respect to the pool it creates (nobody else has it yet). */
 POOL_EXPORT int pool_create(const pool_options_t *opts, pool_t **out);
+
+/* Create a sentinel set: one watcher thread, and per sentinel one
+ * subscription and one query connection, for every pool created on it
+ * (pool_options_t.sentinel_set), whatever their number and master names.
+ * Uses from opts: sentinels (required), sentinel_username,
+ * sentinel_password, sentinel_timeout_ms, sentinel_poll_ms, sentinel_tls
+ * with the tls_* files, log_fn, log_userdata, log_level; the rest is
+ * ignored. Returns 0 with *out, POOL_EINVAL (bad options: the reason goes to
+ * log_fn), POOL_ENOTLS, POOL_ENOMEM or POOL_ETHREAD. It does not contact the
+ * sentinels: the first pool created on it does. Thread-safe. */
+POOL_EXPORT int pool_sentinel_set_create(const pool_options_t *opts, pool_sentinel_set_t **out);
+
+/* Drop the caller's reference. Pools created on the set keep it alive: its
+ * thread and connections go when the last of them is destroyed (or now, if
+ * there is none). Call once per set, from any thread but not from a pool
+ * callback. NULL is ignored. */
+POOL_EXPORT void pool_sentinel_set_release(pool_sentinel_set_t *set);
 
 /* Destroy the pool: stops the background thread, wakes every thread blocked
  * in pool_get_writer() or pool_get_reader() with POOL_ESHUTDOWN, closes idle connections. Borrowed

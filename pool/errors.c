@@ -44,6 +44,7 @@ const char *pool_event_name(pool_event_type_t type)
     case POOL_EVENT_VALIDATION_FAILED: return "VALIDATION_FAILED";
     case POOL_EVENT_WRITER_SUSPECT: return "WRITER_SUSPECT";
     case POOL_EVENT_CONNECTION_LEAK: return "CONNECTION_LEAK";
+    case POOL_EVENT_SENTINEL_MISCONFIGURED: return "SENTINEL_MISCONFIGURED";
     }
     return "UNKNOWN";
 }

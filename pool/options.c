@@ -69,12 +69,21 @@ static int valid_name(const char *s)
 
 static int check(const pool_options_t *o, char *err, size_t errlen)
 {
-    int has_sentinel = o->sentinels != NULL || o->master_name != NULL;
-    if (has_sentinel && o->master_addr != NULL)
+    int has_sentinel = o->sentinels != NULL || o->master_name != NULL || o->sentinel_set != NULL;
+    if (has_sentinel && o->master_addr != NULL && o->sentinel_set == NULL)
         BAD("set either master_addr or master_name+sentinels, not both");
     if (!has_sentinel && o->master_addr == NULL)
         BAD("no master: set master_addr, or master_name and sentinels");
-    if (has_sentinel) {
+    if (o->sentinel_set != NULL) {
+        if (o->master_addr != NULL)
+            BAD("set either master_addr or master_name+sentinel_set, not both");
+        if (o->sentinels != NULL || o->sentinel_username != NULL ||
+            o->sentinel_password != NULL || o->sentinel_tls)
+            BAD("with sentinel_set, leave sentinels, sentinel_username, sentinel_password and "
+                "sentinel_tls unset: they are the set's");
+        if (!valid_name(o->master_name))
+            BAD("master_name must be 1..127 printable bytes without spaces");
+    } else if (has_sentinel) {
         if (!valid_name(o->master_name))
             BAD("master_name must be 1..127 printable bytes without spaces");
         if (o->sentinels == NULL || o->sentinels[0] == '\0')

@@ -106,7 +106,8 @@ static int is_refusal(int rc)
 
 static void pool_free(pool_t *p)
 {
-    spool_watcher_free(p->watcher);
+    if (p->source != NULL)
+        p->source->ops->free(p->source);
     spool_config_free(&p->cfg);
     pthread_cond_destroy(&p->changed);
     pthread_cond_destroy(&p->slow);
@@ -318,12 +319,55 @@ void spool_writer_fence(pool_t *p, const char *why)
  * nobody to ask, so the caller just gets the error. */
 static void writer_doubt(pool_t *p, uint64_t gen, int conclusive, const char *why)
 {
-    if (p->watcher == NULL)
+    if (p->source == NULL || p->source->ops->doubt == NULL)
         return;
     if (conclusive)
         writer_fence_gen(p, gen, why);
-    spool_watcher_poke(p->watcher);
+    p->source->ops->doubt(p->source);
 }
+
+/* ---- The pool as a sink (pool_watch.h) -------------------------------------- */
+
+static uint64_t sink_writer_set(void *ctx, const char *host, int port, const char *why)
+{
+    return spool_writer_set(ctx, host, port, why);
+}
+
+static void sink_writer_fence(void *ctx, const char *why) { spool_writer_fence(ctx, why); }
+
+static int sink_writer_get(void *ctx, spool_addr *out)
+{
+    return pool_current_master(ctx, out->host, sizeof(out->host), &out->port, NULL);
+}
+
+static void sink_readers_set(void *ctx, const spool_replica_info *list, size_t n)
+{
+    spool_readers_set(ctx, list, n);
+}
+
+static void sink_vemit(void *ctx, pool_event_type_t type, const char *old_host, int old_port,
+                       const char *new_host, int new_port, const char *fmt, va_list ap)
+{
+    pool_t *p = ctx;
+    vemit(p, atomic_load(&p->generation), type, old_host, old_port, new_host, new_port, fmt, ap);
+}
+
+static void sink_vlog(void *ctx, pool_log_level_t level, const char *fmt, va_list ap)
+{
+    vlog(ctx, level, fmt, ap);
+}
+
+static const spool_tls *sink_node_tls(void *ctx) { return spool_pool_tls(ctx, 0); }
+
+static const spool_sink_ops pool_sink_ops = {
+    .writer_set = sink_writer_set,
+    .writer_fence = sink_writer_fence,
+    .writer_get = sink_writer_get,
+    .readers_set = sink_readers_set,
+    .vemit = sink_vemit,
+    .vlog = sink_vlog,
+    .node_tls = sink_node_tls,
+};
 
 /* ---- Checkout ------------------------------------------------------------ */
 
@@ -1053,20 +1097,18 @@ int pool_create(const pool_options_t *opts, pool_t **out)
     atomic_init(&p->refs, p->nslots + p->nrslots + 1);
     check_sigpipe(p);
 
-    if (p->cfg.master_addr != NULL) {
-        spool_addr a;
-        spool_addr_parse(p->cfg.master_addr, strlen(p->cfg.master_addr), &a); /* checked */
-        memcpy(p->writer_host, a.host, sizeof(p->writer_host));
-        p->writer_port = a.port;
-        p->writer_known = 1;
-        atomic_store(&p->generation, 1);
-    } else if ((rc = spool_watcher_start(p, opts, &p->watcher)) != 0) {
+    /* The composition root: the one place that picks where the writer
+     * comes from. */
+    spool_sink sink = {&pool_sink_ops, p};
+    rc = p->cfg.master_addr != NULL ? spool_static_source_open(opts, sink, &p->source)
+                                    : spool_sentinel_source_open(opts, sink, &p->source);
+    if (rc != 0) {
         pool_free(p);
         return rc;
     }
     if (pthread_create(&p->housekeeper, NULL, housekeeper_main, p) != 0) {
         atomic_store(&p->shutdown, 1);
-        spool_watcher_stop(p->watcher);
+        p->source->ops->stop(p->source);
         pool_free(p);
         return POOL_ETHREAD;
     }
@@ -1080,7 +1122,7 @@ void pool_destroy(pool_t *p)
     if (p == NULL)
         return;
     atomic_store(&p->shutdown, 1);
-    spool_watcher_stop(p->watcher); /* joined; freed with the pool */
+    p->source->ops->stop(p->source); /* no more writer news; freed with the pool */
     pthread_mutex_lock(&p->mu);
     wake_all_locked(p);
     pthread_cond_signal(&p->hk_wake);

@@ -137,7 +137,7 @@ struct __attribute__((aligned(SPOOL_CACHELINE))) pool {
     _Atomic int role_denied; /* ACL forbids ROLE: use INFO replication (set once) */
 
     spool_counters stats;
-    spool_watcher *watcher; /* NULL with a static master_addr */
+    spool_source *source; /* where the writer comes from: see pool_watch.h */
 
     /* Housekeeper thread: idle eviction, min_idle, leak reports. */
     pthread_t housekeeper;
@@ -159,6 +159,10 @@ struct __attribute__((aligned(SPOOL_CACHELINE))) pool {
 };
 
 /* Slot primitives shared by the writer (pool.c) and reader (readers.c) sides. */
+/* The TLS context for connections to data nodes (sentinel 0) or to the
+ * sentinels (1); NULL: plaintext. Fixed for the pool's life. */
+const spool_tls *spool_pool_tls(pool_t *pool, int sentinel);
+
 void spool_count(_Atomic uint64_t *c);
 void spool_close_conn(pool_t *p, spool_slot *s, _Atomic uint64_t *reason);
 void spool_reap_slot(pool_t *p, spool_slot *s);

@@ -1,61 +1,98 @@
-/* The narrow interface between the pool and whatever tells it where the
- * writer is (sentinel/ implements the watcher side). The pool knows nothing
- * about Sentinel: it hands out connections to "the writer at host:port,
- * generation N" and reports when that writer looks wrong. */
+/* The seam between a pool and whatever tells it where its writer is.
+ *
+ * A pool implements a SINK: "the writer is now host:port", "stop handing out
+ * the writer", "these replicas are fit for reads", and its log and events.
+ * A SOURCE feeds one sink: the static master_addr source (pool/static_source.c)
+ * or a Sentinel watch (sentinel/), one of possibly many sharing one
+ * pool_sentinel_set_t. A source reaches the pool only through its sink; the
+ * pool reaches the source only through spool_source_ops. pool_create() is the
+ * one place that picks the source (the composition root).
+ *
+ * Locks and lifetime:
+ *  - Sink functions are thread-safe, take only the pool's own locks, run
+ *    the pool's callbacks with no lock held, and never call into a source.
+ *  - A source calls its sink from its own thread (the set's watcher thread)
+ *    or from the thread in pool_create(), never while holding a lock of its
+ *    own that close() or doubt() take.
+ *  - The sink stays valid from open until the source's stop() returns;
+ *    stop() waits until no sink call of that source runs and none will
+ *    start. doubt() may be called from any thread until free(): after
+ *    stop() it does nothing.
+ * Shapes imitated: hiredis' redisContextFuncs, nng's transport contract
+ * (an endpoint never calls back into the socket beyond its pipe interface). */
 #ifndef SPOOL_POOL_WATCH_H
 #define SPOOL_POOL_WATCH_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include "pool/addr.h"
 #include "sentinel_pool.h"
 
-/* Called by the watcher: the master is now at host:port. A new address bumps
- * the generation, closes idle connections of older generations at once and
- * wakes waiting checkouts. The same address as now un-fences it without a
- * bump. Returns the generation in force afterwards. Thread-safe. */
-uint64_t spool_writer_set(pool_t *pool, const char *host, int port, const char *why);
+struct spool_tls;
 
-/* Called by the watcher: stop handing out the current writer (it was demoted
- * or is unknown) until spool_writer_set() names one. Idle connections are
- * closed, waiting checkouts keep waiting. Thread-safe. */
-void spool_writer_fence(pool_t *pool, const char *why);
-
-/* A replica fit to read from, as the watcher sees it. */
+/* A replica fit to read from, as a source sees it. */
 #define SPOOL_MAX_REPLICAS 32
 typedef struct spool_replica_info {
     spool_addr addr;
     long long lag; /* bytes behind the master's offset; -1 unknown */
 } spool_replica_info;
 
-/* Called by the watcher: the replicas fit for reads are now list[0..n).
- * Connections to replicas no longer listed are closed (idle ones at once,
- * borrowed ones on put). Thread-safe. */
-void spool_readers_set(pool_t *pool, const spool_replica_info *list, size_t n);
+typedef struct spool_sink_ops {
+    /* The writer is now host:port. A new address bumps the generation,
+     * closes idle connections of older generations and wakes waiting
+     * checkouts; the same address as now lifts a fence (a bump too) or does
+     * nothing. Returns the generation in force afterwards. */
+    uint64_t (*writer_set)(void *ctx, const char *host, int port, const char *why);
+    /* Stop handing out the current writer until writer_set() names one. */
+    void (*writer_fence)(void *ctx, const char *why);
+    /* The writer in force: 0 with *out, POOL_ENOMASTER while none (fenced). */
+    int (*writer_get)(void *ctx, spool_addr *out);
+    /* The replicas fit for reads are now list[0..n). */
+    void (*readers_set)(void *ctx, const spool_replica_info *list, size_t n);
+    /* An event, and a log line, through the pool's callbacks. */
+    void (*vemit)(void *ctx, pool_event_type_t type, const char *old_host, int old_port,
+                  const char *new_host, int new_port, const char *fmt, va_list ap);
+    void (*vlog)(void *ctx, pool_log_level_t level, const char *fmt, va_list ap);
+    /* TLS for connections to data nodes (ROLE checks); NULL: plaintext. */
+    const struct spool_tls *(*node_tls)(void *ctx);
+} spool_sink_ops;
 
-/* Emit an event/log line through the pool's callbacks (no lock held). */
+typedef struct spool_sink {
+    const spool_sink_ops *ops;
+    void *ctx;
+} spool_sink;
+
+/* A source; implementations embed it as their first member. */
+typedef struct spool_source spool_source;
+typedef struct spool_source_ops {
+    /* The pool saw a reason to doubt its writer (a READONLY reply, ROLE says
+     * replica): look again now. Non-blocking. NULL: nobody to ask, and the
+     * pool then never fences (nothing would lift it). */
+    void (*doubt)(spool_source *src);
+    /* Stop feeding the sink and wait for calls in flight (pool_destroy()). */
+    void (*stop)(spool_source *src);
+    /* Release what is left (the pool's last reference). After stop(). */
+    void (*free)(spool_source *src);
+} spool_source_ops;
+
+struct spool_source {
+    const spool_source_ops *ops;
+};
+
+/* The two sources. Both take the pool's validated options, call
+ * sink.writer_set() for the first writer before they return (unless
+ * lazy_start), and give 0 or a POOL_E* code with *out NULL. */
+int spool_static_source_open(const pool_options_t *opts, spool_sink sink, spool_source **out);
+int spool_sentinel_source_open(const pool_options_t *opts, spool_sink sink, spool_source **out);
+
+/* The pool's side, for the pool's own files and its tests. */
+uint64_t spool_writer_set(pool_t *pool, const char *host, int port, const char *why);
+void spool_writer_fence(pool_t *pool, const char *why);
+void spool_readers_set(pool_t *pool, const spool_replica_info *list, size_t n);
 void spool_emit(pool_t *pool, pool_event_type_t type, const char *old_host, int old_port,
                 const char *new_host, int new_port, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
 void spool_log(pool_t *pool, pool_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* The TLS context for connections to data nodes (sentinel 0) or to the
- * sentinels (1); NULL: plaintext. Fixed for the pool's life. */
-const struct spool_tls *spool_pool_tls(pool_t *pool, int sentinel);
-
-/* Watcher side, implemented in sentinel/. The pool calls these. */
-typedef struct spool_watcher spool_watcher;
-
-/* Resolve the master once (unless lazy) and start the background thread.
- * Returns 0 or a POOL_E* code. */
-int spool_watcher_start(pool_t *pool, const pool_options_t *opts, spool_watcher **out);
-/* The pool saw a reason to doubt its writer (READONLY reply, ROLE says
- * replica): re-resolve now. Cheap and non-blocking; callable from any thread. */
-void spool_watcher_poke(spool_watcher *w);
-/* Stop and join the thread promptly. Accepts NULL. Pokes after this are
- * harmless no-ops, so workers racing pool_destroy() stay safe. */
-void spool_watcher_stop(spool_watcher *w);
-/* Free what stop left (called when the pool's last reference goes). */
-void spool_watcher_free(spool_watcher *w);
 
 #endif

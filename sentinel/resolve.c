@@ -1,7 +1,6 @@
-/* Asking the sentinels where the master is, and asking a node what it is.
- * Follows Redis' client guidelines: sentinels in order, a short timeout
- * each, the one that answered moves to the front; a sentinel's answer is a
- * hint, ROLE on the node is the truth. */
+/* Asking the sentinels where the masters are, and asking a node what it
+ * is. One query connection per sentinel, kept open: a steady-state poll
+ * costs one round trip and no new connection. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -12,53 +11,36 @@
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-int sp_sentinel_add(spool_watcher *w, const char *host, int port)
-{
-    for (int i = 0; i < w->nsentinels; i++)
-        if (w->sentinels[i].addr.port == port && strcmp(w->sentinels[i].addr.host, host) == 0)
-            return i;
-    if (w->nsentinels >= SP_MAX_SENTINELS || port < 1 || port > 65535 ||
-        strlen(host) >= SPOOL_HOST_MAX)
-        return -1;
-    sp_sentinel *s = &w->sentinels[w->nsentinels];
-    memset(s, 0, sizeof(*s));
-    strcpy(s->addr.host, host);
-    s->addr.port = port;
-    s->backoff_ms = 100;
-    char buf[SPOOL_HOST_MAX + 8];
-    spool_emit(w->pool, POOL_EVENT_SENTINEL_ADDED, NULL, 0, host, port, "sentinel %s added",
-               spool_addr_format(host, port, buf, sizeof(buf)));
-    return w->nsentinels++;
-}
+/* Commands per master name in one ask: get-master-addr-by-name, sentinels,
+ * replicas. */
+#define CMDS_PER_NAME 3
+/* Master names asked in one round trip; more are asked in further ones. */
+#define NAMES_PER_TRIP 32
 
 /* A plaintext round trip failed the way a TLS-only server makes it fail:
  * say what to change. */
-static void note_tls_hint(spool_watcher *w, const redisContext *c, int rc, const spool_addr *a,
-                          int is_sentinel)
+static void note_tls_hint(sp_set *s, const redisContext *c, int rc, const spool_addr *a)
 {
     const char *hint = spool_tls_hint(c, rc);
     if (hint != NULL)
-        spool_log(w->pool, POOL_LOG_WARN, "%s %s:%d %s (%s = 1?)",
-                  is_sentinel ? "sentinel" : "node", a->host, a->port, hint,
-                  is_sentinel ? "sentinel_tls" : "tls");
+        sp_set_log(s, POOL_LOG_WARN, "sentinel %s:%d %s (sentinel_tls = 1?)", a->host, a->port,
+                   hint);
 }
 
-int sp_sentinel_connect(spool_watcher *w, const spool_addr *a, int64_t deadline_ns,
-                        redisContext **out)
+int sp_sentinel_connect(sp_set *s, const spool_addr *a, int64_t deadline_ns, redisContext **out)
 {
     redisContext *c = NULL;
     *out = NULL;
-    int rc = spool_connect(a->host, a->port, deadline_ns, w->timeout_ms,
-                           spool_pool_tls(w->pool, 1), &c);
+    int rc = spool_connect(a->host, a->port, deadline_ns, s->timeout_ms, s->tls, &c);
     if (rc != 0)
         return rc;
-    if (w->sentinel_password != NULL) {
-        spool_cmd auth = w->sentinel_username != NULL
-                             ? (spool_cmd){3, {"AUTH", w->sentinel_username, w->sentinel_password}}
-                             : (spool_cmd){2, {"AUTH", w->sentinel_password}};
+    if (s->sentinel_password != NULL) {
+        spool_cmd auth = s->sentinel_username != NULL
+                             ? (spool_cmd){3, {"AUTH", s->sentinel_username, s->sentinel_password}}
+                             : (spool_cmd){2, {"AUTH", s->sentinel_password}};
         redisReply *r = NULL;
-        rc = spool_roundtrip(c, deadline_ns, w->stop_pipe[0], 1, &auth, &r, 0);
-        note_tls_hint(w, c, rc, a, 1);
+        rc = spool_roundtrip(c, deadline_ns, s->stop_pipe[0], 1, &auth, &r, 0);
+        note_tls_hint(s, c, rc, a);
         if (rc == 0 && r->type == REDIS_REPLY_ERROR)
             rc = POOL_EAUTH;
         if (r != NULL)
@@ -73,7 +55,7 @@ int sp_sentinel_connect(spool_watcher *w, const spool_addr *a, int64_t deadline_
 }
 
 /* Learn the sentinels that this one knows (reply to SENTINEL sentinels). */
-static void learn_sentinels(spool_watcher *w, const redisReply *r)
+static void learn_sentinels(sp_set *s, const redisReply *r)
 {
     sp_instance *list = NULL;
     size_t n = 0;
@@ -81,12 +63,12 @@ static void learn_sentinels(spool_watcher *w, const redisReply *r)
         return;
     for (size_t i = 0; i < n; i++)
         if (!(list[i].flags & (SP_FLAG_S_DOWN | SP_FLAG_O_DOWN | SP_FLAG_DISCONNECTED)))
-            sp_sentinel_add(w, list[i].addr.host, list[i].addr.port);
+            sp_sentinel_add(s, list[i].addr.host, list[i].addr.port);
     free(list);
 }
 
-/* Keep the replicas the sentinel sees as up with a working master link. */
-static void learn_replicas(spool_watcher *w, const redisReply *r)
+/* The replicas the sentinel sees as up with a working master link. */
+static void learn_replicas(sp_watch *w, const redisReply *r)
 {
     sp_instance *list = NULL;
     size_t n = 0;
@@ -97,97 +79,114 @@ static void learn_replicas(spool_watcher *w, const redisReply *r)
         if (!(list[i].flags & (SP_FLAG_S_DOWN | SP_FLAG_O_DOWN | SP_FLAG_DISCONNECTED)) &&
             list[i].master_link_ok != 0)
             list[kept++] = list[i];
-    sp_instances_free(w->replicas);
-    w->replicas = list;
-    w->nreplicas = kept;
-    w->have_replicas = 1;
+    sp_watch_replicas(w, list, kept);
 }
 
-static void move_to_front(spool_watcher *w, int i)
+/* What a watch hears when sentinel i could not be asked at all: certificate
+ * and TLS failures are news; anything else is "not reachable". */
+static int unreachable_rc(int rc)
 {
-    if (i <= 0)
-        return;
-    sp_sentinel s = w->sentinels[i];
-    memmove(&w->sentinels[1], &w->sentinels[0], sizeof(sp_sentinel) * (size_t)i);
-    w->sentinels[0] = s;
+    return rc == POOL_ECERT || rc == POOL_ETLS || rc == POOL_ESHUTDOWN ? rc : POOL_ENOSENTINEL;
 }
 
-static void mark_lost(spool_watcher *w, sp_sentinel *s, const char *why)
+/* One round trip for up to NAMES_PER_TRIP distinct names among watches. */
+static int ask_names(sp_set *s, int i, sp_watch **watches, size_t n, size_t *done)
 {
-    if (!s->alive)
-        return;
-    s->alive = 0;
-    char buf[SPOOL_HOST_MAX + 8];
-    spool_emit(w->pool, POOL_EVENT_SENTINEL_LOST, s->addr.host, s->addr.port, NULL, 0,
-               "sentinel %s lost: %s", spool_addr_format(s->addr.host, s->addr.port, buf, sizeof(buf)),
-               why);
-}
-
-/* One sentinel: 0 with *out, or why not. */
-static int ask_one(spool_watcher *w, sp_sentinel *s, spool_addr *out)
-{
-    int64_t deadline = spool_deadline_ms(w->timeout_ms);
-    redisContext *c = NULL;
-    int rc = sp_sentinel_connect(w, &s->addr, deadline, &c);
-    if (rc != 0)
-        return rc;
-    spool_cmd cmds[3] = {
-        {3, {"SENTINEL", "get-master-addr-by-name", w->master_name}},
-        {3, {"SENTINEL", "sentinels", w->master_name}},
-        {3, {"SENTINEL", "replicas", w->master_name}},
-    };
-    size_t ncmd = w->want_replicas ? 3 : 2;
-    redisReply *r[3] = {NULL, NULL, NULL};
-    rc = spool_roundtrip(c, deadline, w->stop_pipe[0], ncmd, cmds, r, 0);
-    note_tls_hint(w, c, rc, &s->addr, 1);
-    if (rc == 0) {
-        rc = sp_parse_master_addr_reply(r[0], out);
-        if (rc == 0)
-            learn_sentinels(w, r[1]);
-        if (rc == 0 && ncmd == 3)
-            learn_replicas(w, r[2]);
-        for (size_t i = 0; i < ncmd; i++)
-            freeReplyObject(r[i]);
+    sp_sentinel *sn = &s->sentinels[i];
+    int64_t deadline = spool_deadline_ms(s->timeout_ms);
+    spool_cmd cmds[NAMES_PER_TRIP * CMDS_PER_NAME];
+    const char *names[NAMES_PER_TRIP];
+    int want_replicas[NAMES_PER_TRIP];
+    size_t nnames = 0, ncmd = 0, k = *done;
+    for (; k < n && nnames < NAMES_PER_TRIP; k++) {
+        size_t j = 0;
+        while (j < nnames && strcmp(names[j], watches[k]->master_name) != 0)
+            j++;
+        if (j == nnames) {
+            names[nnames] = watches[k]->master_name;
+            want_replicas[nnames++] = 0;
+        }
+        want_replicas[j] |= watches[k]->want_replicas;
     }
-    redisFree(c);
+    size_t first[NAMES_PER_TRIP];
+    for (size_t j = 0; j < nnames; j++) {
+        first[j] = ncmd;
+        cmds[ncmd++] = (spool_cmd){3, {"SENTINEL", "get-master-addr-by-name", names[j]}};
+        cmds[ncmd++] = (spool_cmd){3, {"SENTINEL", "sentinels", names[j]}};
+        if (want_replicas[j])
+            cmds[ncmd++] = (spool_cmd){3, {"SENTINEL", "replicas", names[j]}};
+    }
+    int rc = 0;
+    if (sn->query == NULL)
+        rc = sp_sentinel_connect(s, &sn->addr, deadline, &sn->query);
+    redisReply *r[NAMES_PER_TRIP * CMDS_PER_NAME];
+    if (rc == 0) {
+        rc = spool_roundtrip(sn->query, deadline, s->stop_pipe[0], ncmd, cmds, r, 0);
+        note_tls_hint(s, sn->query, rc, &sn->addr);
+        if (rc != 0) {
+            redisFree(sn->query); /* out of step after any failure */
+            sn->query = NULL;
+        }
+    }
+    for (size_t q = *done; q < k; q++) {
+        sp_watch *w = watches[q];
+        size_t j = 0;
+        while (strcmp(names[j], w->master_name) != 0)
+            j++;
+        if (rc != 0) {
+            sp_watch_answer(w, i, unreachable_rc(rc), NULL);
+            continue;
+        }
+        spool_addr node;
+        int arc = sp_parse_master_addr_reply(r[first[j]], &node);
+        /* An answer that cannot be used counts as no answer; "unknown name"
+         * is news. */
+        if (arc != 0 && arc != POOL_EUNKNOWNMASTER) {
+            sp_set_log(s, POOL_LOG_WARN, "sentinel %s:%d: unusable answer for %s: %s",
+                       sn->addr.host, sn->addr.port, names[j], pool_strerror(arc));
+            arc = POOL_ENOSENTINEL;
+        }
+        sp_watch_answer(w, i, arc, &node);
+        if (arc == 0 && want_replicas[j] && w->want_replicas && !w->views[i].foreign)
+            learn_replicas(w, r[first[j] + 2]);
+    }
+    if (rc == 0) {
+        for (size_t j = 0; j < nnames; j++)
+            learn_sentinels(s, r[first[j] + 1]);
+        for (size_t q = 0; q < ncmd; q++)
+            freeReplyObject(r[q]);
+    }
+    *done = k;
     return rc;
 }
 
-int sp_resolve(spool_watcher *w, spool_addr *out)
+int sp_ask(sp_set *s, int i, sp_watch **watches, size_t n)
 {
-    int unknown = 0, tls_refused = 0, tls_rc = 0;
-    for (int i = 0; i < w->nsentinels; i++) {
-        sp_sentinel *s = &w->sentinels[i];
-        int rc = ask_one(w, s, out);
-        if (rc == POOL_ESHUTDOWN)
-            return rc;
-        if (rc == 0) {
-            s->alive = 1;
-            move_to_front(w, i);
-            return 0;
-        }
-        if (rc == POOL_EUNKNOWNMASTER) {
-            unknown++;
-            continue; /* it answered: alive, just does not know the name */
-        }
-        if (rc == POOL_ECERT || rc == POOL_ETLS) {
-            tls_refused++;
-            tls_rc = rc;
-        }
-        mark_lost(w, s, pool_strerror(rc));
-    }
-    if (unknown > 0)
-        return POOL_EUNKNOWNMASTER;
-    /* Every sentinel failed TLS: that, not "none reachable", is the news. */
-    return tls_refused == w->nsentinels && tls_refused > 0 ? tls_rc : POOL_ENOSENTINEL;
+    int rc = 0;
+    for (size_t done = 0; done < n && rc == 0;)
+        rc = ask_names(s, i, watches, n, &done);
+    sp_sentinel *sn = &s->sentinels[i];
+    if (rc == 0)
+        sn->alive = 1;
+    else if (rc != POOL_ESHUTDOWN)
+        sp_sentinel_lost(s, sn, pool_strerror(rc));
+    return rc;
 }
 
-int sp_node_role(spool_watcher *w, const spool_addr *node, int64_t deadline_ns, spool_role *out)
+/* A plaintext ROLE check failed the way a TLS-only node makes it fail. */
+static void note_node_tls_hint(sp_watch *w, const redisContext *c, int rc, const spool_addr *a)
+{
+    const char *hint = spool_tls_hint(c, rc);
+    if (hint != NULL)
+        sp_watch_log(w, POOL_LOG_WARN, "node %s:%d %s (tls = 1?)", a->host, a->port, hint);
+}
+
+int sp_node_role(sp_watch *w, const spool_addr *node, int64_t deadline_ns, spool_role *out)
 {
     redisContext *c = NULL;
     int64_t d = min64(deadline_ns, spool_deadline_ms(w->timeout_ms));
-    int rc = spool_connect(node->host, node->port, d, w->timeout_ms, spool_pool_tls(w->pool, 0),
-                           &c);
+    int rc = spool_connect(node->host, node->port, d, w->timeout_ms,
+                           w->sink.ops->node_tls(w->sink.ctx), &c);
     if (rc != 0)
         return rc;
     spool_cmd cmds[2];
@@ -198,7 +197,7 @@ int sp_node_role(spool_watcher *w, const spool_addr *node, int64_t deadline_ns, 
     cmds[n++] = (spool_cmd){1, {"ROLE"}};
     redisReply *r[2] = {NULL, NULL};
     rc = spool_roundtrip(c, d, w->stop_pipe[0], (size_t)n, cmds, r, 0);
-    note_tls_hint(w, c, rc, node, 0);
+    note_node_tls_hint(w, c, rc, node);
     if (rc == 0) {
         const redisReply *role = r[n - 1];
         if (n == 2 && r[0]->type == REDIS_REPLY_ERROR)

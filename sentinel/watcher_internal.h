@@ -1,8 +1,15 @@
-/* The Sentinel watcher's insides. Not installed. */
+/* The Sentinel side's insides: a set (sentinels, connections, one thread)
+ * and the watches on it (one per pool: the verdict about its writer). Not
+ * installed.
+ *
+ * Ownership: the set's thread owns the sentinels array and every watch's
+ * verdict state. The set's mutex guards only the list of watches, the
+ * reference count and the start-up handshake (first_rc). */
 #ifndef SP_WATCHER_INTERNAL_H
 #define SP_WATCHER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -15,68 +22,159 @@
 
 typedef struct sp_sentinel {
     spool_addr addr;
-    redisContext *sub;  /* pub/sub connection, NULL while down */
-    int64_t retry_at;   /* next subscribe attempt (monotonic ns) */
-    int backoff_ms;     /* grows while it stays down */
-    int alive;          /* last contact worked: report each loss once */
+    redisContext *sub;   /* pub/sub connection, NULL while down */
+    redisContext *query; /* kept open between queries, NULL until needed */
+    int64_t retry_at;    /* next subscribe attempt (monotonic ns) */
+    int backoff_ms;      /* grows while it stays down */
+    int alive;           /* last contact worked: report each loss once */
 } sp_sentinel;
 
-struct spool_watcher {
-    pool_t *pool;
-    char master_name[SP_NAME_MAX];
-    char *sentinel_username, *sentinel_password; /* for the sentinels */
-    char *username, *password;                   /* for ROLE on data nodes */
-    int timeout_ms, poll_ms;
+/* What one sentinel last said about a watch's master, and how far we trust
+ * its word about it. */
+typedef struct sp_view {
+    spool_addr answer; /* its get-master-addr-by-name answer in step `step` */
+    uint64_t step;     /* the watch's step it answered in (0: never) */
+    int foreign;       /* outvoted: it names a master of another deployment */
+    int reported;      /* SENTINEL_MISCONFIGURED sent (once per sentinel) */
+    spool_addr false_node;  /* it announced this node's promotion in vain ... */
+    int64_t false_until;    /* ... so its announcements of it do not fence until then */
+} sp_view;
 
-    /* Owned by the watcher thread once it runs. */
-    sp_sentinel sentinels[SP_MAX_SENTINELS];
-    int nsentinels;
+typedef struct sp_watch sp_watch;
+typedef struct sp_set sp_set;
+
+/* Ask a data node its role: sp_node_role() in production, a script in the
+ * verdict's unit tests. */
+typedef int (*sp_role_probe_fn)(sp_watch *w, const spool_addr *node, int64_t deadline_ns,
+                                spool_role *out);
+
+struct sp_watch {
+    spool_source base; /* first: the pool holds a spool_source* */
+    sp_set *set;
+    spool_sink sink;
+    char master_name[SP_NAME_MAX];
+    char *username, *password; /* for ROLE on data nodes */
+    int timeout_ms;
+    int want_replicas; /* max_readers > 0 */
+    sp_role_probe_fn probe;
+    int stop_pipe[2]; /* readable once stop() starts: aborts this watch's ROLE checks */
+
+    /* Under the set's mutex. */
+    int leaving;  /* stop() asked the thread to let go */
+    int gone;     /* the thread let go (or never had it) */
+    int first_rc; /* result of the latest resolution; 1 until there is one */
+    int attempts; /* resolutions tried so far */
+    _Atomic int doubted; /* the pool asked to look again */
+    _Atomic int stopped; /* stop() began: doubts are ignored */
+
+    /* Owned by the set's thread once attached. */
+    int welcomed; /* told of every sentinel known when it arrived */
+    sp_view views[SP_MAX_SENTINELS]; /* by sentinel index (indices never move) */
+    uint64_t step;        /* resolution steps begun */
+    int step_rc;          /* this step's most telling failure so far */
+    int census;           /* ask every sentinel in this step, majority wins */
     spool_addr candidate; /* a promoted node named by an event, being verified */
     int have_candidate;
+    int candidate_fenced; /* its announcement fenced our writer */
+    int candidate_from;   /* index of the sentinel that announced it */
     int64_t candidate_until;
+    int64_t fence_until;  /* a fence for it not confirmed by then is lifted */
+    spool_addr failing;   /* the master a pending candidate replaces */
+    int have_failing;
     /* The node we last moved away from, and until when going back to it
-     * needs proof that the new one stopped being master: a sentinel that has
-     * not heard of the promotion yet still names the old master, which Redis
-     * 7.0 leaves writable for seconds after a graceful failover. */
+     * needs proof that the new one stopped being master. */
     spool_addr left;
     int64_t left_until;
-    /* The node this watcher last handed to spool_writer_set(). */
-    spool_addr adopted;
+    spool_addr adopted; /* the node last handed to writer_set() */
     int have_adopted;
-    spool_role adopted_role; /* ROLE of the master last confirmed: replica offsets */
+    spool_role adopted_role; /* its ROLE when last confirmed: replicas, offsets */
     int have_adopted_role;
-
-    /* Replica reads: what the last sentinel answer listed as fit. */
-    int want_replicas; /* max_readers > 0 */
-    sp_instance *replicas;
+    sp_instance *replicas; /* replica reads: the last sentinel answer's list */
     size_t nreplicas;
     int have_replicas;
-    /* The master a pending candidate is replacing: while the candidate is
-     * pending, a sentinel answer naming it is stale, not a reason to unfence. */
-    spool_addr failing;
-    int have_failing;
-    /* Noise control: the last resolution error logged and the last node
-     * reported as VALIDATION_FAILED, each reported once until it changes. */
-    int last_resolve_rc;
+    int last_resolve_rc; /* noise control: report each error once until it changes */
     spool_addr last_invalid;
-    int retry_ms; /* re-resolve delay while resolution fails (grows) */
+    int retry_ms;         /* re-resolve delay while resolution fails (grows) */
+    int64_t next_resolve; /* when this watch wants the sentinels asked again */
+};
 
-    int stop_pipe[2]; /* readable once pool_destroy() starts: aborts any wait */
-    int poke_pipe[2]; /* readable when a worker asks for re-resolution */
+/* The set (the public pool_sentinel_set_t). */
+struct sp_set {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* watches: first_rc set, or the thread let go */
+    int refs;          /* the caller's (until released) + one per watch; under mu */
+    int released;
+    sp_watch **watches; /* under mu; the thread keeps a snapshot */
+    size_t nwatches, capwatches;
+
+    char *sentinel_username, *sentinel_password;
+    int timeout_ms, poll_ms;
+    struct spool_tls *tls; /* for the sentinels; NULL: plaintext */
+    int owns_tls;
+    int private_set; /* made for one pool: its thread stops with that pool's watch */
+    /* Subscribe only once a watch resolved (or is lazy): a pool_create()
+     * that fails on its first answer leaves no subscription behind. */
+    _Atomic int subscribing;
+    pool_log_fn log_fn;
+    void *log_userdata;
+    pool_log_level_t log_level;
+
+    /* Owned by the thread (before it starts: by the creator). */
+    sp_watch **snap; /* the watches this turn of the loop serves */
+    size_t nsnap, capsnap;
+    sp_sentinel sentinels[SP_MAX_SENTINELS];
+    int nsentinels;
+    int next_ask;   /* whose turn it is to answer the safety poll */
+    uint64_t rng;   /* jitter */
+    int64_t next_poll;
+
+    int stop_pipe[2]; /* readable once the set stops: aborts any wait */
+    int poke_pipe[2]; /* readable when a watch was attached or doubted */
     pthread_t thread;
     int started;
 };
 
-/* resolve.c: ask the sentinels in order where the master is; move the one
- * that answered to the front and learn the sentinels it knows. 0 with *out,
- * POOL_ENOSENTINEL, POOL_EUNKNOWNMASTER or POOL_ESHUTDOWN. */
-int sp_resolve(spool_watcher *w, spool_addr *out);
-/* Ask a data node its role, with the data-node credentials, before deadline. */
-int sp_node_role(spool_watcher *w, const spool_addr *node, int64_t deadline_ns, spool_role *out);
-/* Open and log in to a sentinel. */
-int sp_sentinel_connect(spool_watcher *w, const spool_addr *a, int64_t deadline_ns,
-                        redisContext **out);
-/* Add a sentinel if new; returns its index or -1. */
-int sp_sentinel_add(spool_watcher *w, const char *host, int port);
+/* ---- set.c ---------------------------------------------------------------- */
+void sp_set_log(sp_set *s, pool_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Add a sentinel if new (telling every watch); its index or -1. Thread only. */
+int sp_sentinel_add(sp_set *s, const char *host, int port);
+void sp_sentinel_lost(sp_set *s, sp_sentinel *sn, const char *why);
+
+/* ---- resolve.c ------------------------------------------------------------ */
+int sp_sentinel_connect(sp_set *s, const spool_addr *a, int64_t deadline_ns, redisContext **out);
+/* One round trip to sentinel i on its query connection for the master names
+ * of watches[0..n): get-master-addr-by-name and sentinels for each, replicas
+ * when one of them wants replicas. Each watch's answer is handed to
+ * sp_watch_answer(). Returns 0 when the sentinel answered at all. */
+int sp_ask(sp_set *s, int i, sp_watch **watches, size_t n);
+/* ROLE of a data node with the watch's credentials and its pool's TLS. */
+int sp_node_role(sp_watch *w, const spool_addr *node, int64_t deadline_ns, spool_role *out);
+
+/* ---- verdict.c ------------------------------------------------------------ */
+void sp_watch_log(sp_watch *w, pool_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sp_watch_emit(sp_watch *w, pool_event_type_t type, const char *old_host, int old_port,
+                   const char *new_host, int new_port, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+/* Sentinel i answered get-master-addr-by-name for this watch: rc 0 with
+ * *node, or POOL_EUNKNOWNMASTER / POOL_EPROTO. */
+void sp_watch_answer(sp_watch *w, int i, int rc, const spool_addr *node);
+void sp_watch_replicas(sp_watch *w, sp_instance *list, size_t n); /* takes list */
+/* A resolution step: begin, feed answers (sp_watch_answer) while
+ * sp_watch_need_more() says another sentinel should be asked, then decide:
+ * 0 when the writer in force is right afterwards, else why not. */
+void sp_watch_begin(sp_watch *w);
+int sp_watch_need_more(sp_watch *w);
+int sp_watch_decide(sp_watch *w);
+/* An event for this watch's master name, from sentinel i. Returns 1 when
+ * it calls for asking the sentinels now. */
+int sp_watch_event(sp_watch *w, int i, const char *ch, size_t chlen, const char *payload,
+                   size_t plen);
+/* Candidate bookkeeping, once per loop turn: verify it, or give up on it. */
+void sp_watch_tick(sp_watch *w);
+/* When this watch wants its next step, given this step's result: a
+ * monotonic time, or INT64_MAX for "at the set's next safety poll". */
+int64_t sp_watch_next_step(sp_watch *w, int rc, int poll_ms);
 
 #endif
