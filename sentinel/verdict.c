@@ -22,7 +22,7 @@
 /* A fence for an announced promotion that ROLE has not confirmed by then
  * is lifted (when the candidate still answers as a replica). A real
  * promotion's candidate says master within tens of ms. */
-#define FENCE_PROOF_MS 800
+#define FENCE_PROOF_MS 600
 /* ... and that sentinel's announcements of that node fence no more for: */
 #define DISTRUST_MS 60000
 /* How long a node we moved away from is held off (see would_go_back()). */
@@ -291,6 +291,7 @@ static void report_dissenters(sp_watch *w, const spool_addr *winner, int votes)
         if (v->reported)
             continue;
         v->reported = 1;
+        atomic_fetch_add(&w->set->n_misconfigured, 1);
         char sname[SPOOL_HOST_MAX + 8];
         sentinel_name(w, i, sname, sizeof(sname));
         sp_watch_emit(w, POOL_EVENT_SENTINEL_MISCONFIGURED, w->set->sentinels[i].addr.host,
@@ -501,7 +502,7 @@ void sp_watch_tick(sp_watch *w)
     }
     int64_t now = spool_now_ns();
     if (rc == POOL_ENOTMASTER && w->candidate_fenced && now >= w->fence_until)
-        give_up_candidate(w, "still answers as a replica after 800 ms");
+        give_up_candidate(w, "still answers as a replica after 600 ms");
     else if (now > w->candidate_until)
         give_up_candidate(w, "never said master in 5 s");
 }

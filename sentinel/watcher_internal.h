@@ -115,6 +115,9 @@ struct sp_set {
     /* Subscribe only once a watch resolved (or is lazy): a pool_create()
      * that fails on its first answer leaves no subscription behind. */
     _Atomic int subscribing;
+    /* Counters for pool_sentinel_set_stats(). */
+    _Atomic uint64_t n_connects, n_round_trips, n_polls, n_misconfigured;
+    _Atomic int n_subscribed, n_sentinels;
     pool_log_fn log_fn;
     void *log_userdata;
     pool_log_level_t log_level;
