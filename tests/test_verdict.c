@@ -332,6 +332,32 @@ static void test_false_promotion_lifted_and_distrusted(void **state)
     assert_int_equal(x->rec.fences, 2);
 }
 
+/* A sentinel that announces several nodes in turn: one fence, lifted on
+ * time (the proof window does not restart with each new name), and then
+ * none of those nodes fences again. */
+static void test_false_promotions_in_turn(void **state)
+{
+    world *x = *state;
+    start_on_w(x);
+    promoted(x, 2, R1, W);
+    int64_t until = x->w.fence_until;
+    promoted(x, 2, R2, W);
+    promoted(x, 2, R1, W);
+    assert_int_equal(x->rec.fences, 1);
+    assert_true(x->w.fence_until == until);
+    x->w.fence_until = spool_now_ns() - 1;
+    sp_watch_tick(&x->w);
+    assert_false(x->w.fence_unproven);
+    const int all_w[3] = {W, W, W};
+    assert_int_equal(step(x, all_w), 0);
+    assert_true(x->rec.known);
+    for (int i = 0; i < 10; i++) {
+        promoted(x, 2, i % 2 ? R1 : R2, W);
+        assert_true(x->rec.known);
+    }
+    assert_int_equal(x->rec.fences, 1);
+}
+
 /* A candidate that cannot be asked keeps the fence up to CANDIDATE_MS: a
  * crash cannot be told from a promotion in progress. */
 static void test_unreachable_candidate_keeps_fence(void **state)
@@ -435,6 +461,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuted_announcements_do_not_fence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_announcement_about_another_master, setup, teardown),
         cmocka_unit_test_setup_teardown(test_false_promotion_lifted_and_distrusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_false_promotions_in_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_candidate_keeps_fence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_sentinel_outvoted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_answer_later, setup, teardown),
