@@ -418,6 +418,21 @@ POOL_EXPORT int pool_create(const pool_options_t *opts, pool_t **out);
  * sentinels: the first pool created on it does. Thread-safe. */
 POOL_EXPORT int pool_sentinel_set_create(const pool_options_t *opts, pool_sentinel_set_t **out);
 
+/* What a sentinel set did so far (pool_sentinel_set_stats()). */
+typedef struct pool_sentinel_set_stats {
+    uint64_t pools;              /* pools on the set right now */
+    uint64_t sentinels;          /* sentinels known (listed or discovered) */
+    uint64_t subscribed;         /* sentinels with a subscription up right now */
+    uint64_t connects;           /* connections opened to sentinels, both kinds */
+    uint64_t round_trips;        /* query round trips (each asks for every name due) */
+    uint64_t polls;              /* safety polls run */
+    uint64_t misconfigured;      /* SENTINEL_MISCONFIGURED reports, all pools */
+} pool_sentinel_set_stats_t;
+
+/* Copy the set's counters into *out. 0, or POOL_EINVAL for NULL arguments.
+ * Thread-safe; each counter is exact, they are not read together. */
+POOL_EXPORT int pool_sentinel_set_stats(pool_sentinel_set_t *set, pool_sentinel_set_stats_t *out);
+
 /* Drop the caller's reference. Pools created on the set keep it alive: its
  * thread and connections go when the last of them is destroyed (or now, if
  * there is none). Call once per set, from any thread but not from a pool

@@ -34,6 +34,7 @@ int sp_sentinel_connect(sp_set *s, const spool_addr *a, int64_t deadline_ns, red
     int rc = spool_connect(a->host, a->port, deadline_ns, s->timeout_ms, s->tls, &c);
     if (rc != 0)
         return rc;
+    atomic_fetch_add(&s->n_connects, 1);
     if (s->sentinel_password != NULL) {
         spool_cmd auth = s->sentinel_username != NULL
                              ? (spool_cmd){3, {"AUTH", s->sentinel_username, s->sentinel_password}}
@@ -121,6 +122,7 @@ static int ask_names(sp_set *s, int i, sp_watch **watches, size_t n, size_t *don
         rc = sp_sentinel_connect(s, &sn->addr, deadline, &sn->query);
     redisReply *r[NAMES_PER_TRIP * CMDS_PER_NAME];
     if (rc == 0) {
+        atomic_fetch_add(&s->n_round_trips, 1);
         rc = spool_roundtrip(sn->query, deadline, s->stop_pipe[0], ncmd, cmds, r, 0);
         note_tls_hint(s, sn->query, rc, &sn->addr);
         if (rc != 0) {

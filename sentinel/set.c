@@ -73,6 +73,7 @@ int sp_sentinel_add(sp_set *s, const char *host, int port)
     strcpy(sn->addr.host, host);
     sn->addr.port = port;
     sn->backoff_ms = 100;
+    atomic_store(&s->n_sentinels, s->nsentinels + 1);
     for (size_t k = 0; k < s->nsnap; k++)
         if (s->snap[k]->welcomed)
             tell_added(s->snap[k], &sn->addr);
@@ -367,8 +368,14 @@ static void turn(sp_set *s)
             note_slow(s, now, "resolving");
         }
     }
-    if (poll_due)
+    if (poll_due) {
         s->next_poll = next_poll_time(s);
+        atomic_fetch_add(&s->n_polls, 1);
+    }
+    int up = 0;
+    for (int i = 0; i < s->nsentinels; i++)
+        up += s->sentinels[i].sub != NULL;
+    atomic_store(&s->n_subscribed, up);
 }
 
 /* No pool is watching: hold no connection to any sentinel. */
@@ -600,6 +607,24 @@ int pool_sentinel_set_create(const pool_options_t *opts, pool_sentinel_set_t **o
     if (rc != 0)
         return rc;
     *out = (pool_sentinel_set_t *)s;
+    return 0;
+}
+
+int pool_sentinel_set_stats(pool_sentinel_set_t *set, pool_sentinel_set_stats_t *out)
+{
+    if (set == NULL || out == NULL)
+        return POOL_EINVAL;
+    sp_set *s = (sp_set *)set;
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&s->mu);
+    out->pools = s->nwatches;
+    pthread_mutex_unlock(&s->mu);
+    out->sentinels = (uint64_t)atomic_load(&s->n_sentinels);
+    out->subscribed = (uint64_t)atomic_load(&s->n_subscribed);
+    out->connects = atomic_load(&s->n_connects);
+    out->round_trips = atomic_load(&s->n_round_trips);
+    out->polls = atomic_load(&s->n_polls);
+    out->misconfigured = atomic_load(&s->n_misconfigured);
     return 0;
 }
 

@@ -22,7 +22,7 @@
 /* A fence for an announced promotion that ROLE has not confirmed by then
  * is lifted (when the candidate still answers as a replica). A real
  * promotion's candidate says master within tens of ms. */
-#define FENCE_PROOF_MS 800
+#define FENCE_PROOF_MS 600
 /* ... and that sentinel's announcements of that node fence no more for: */
 #define DISTRUST_MS 60000
 /* How long a node we moved away from is held off (see would_go_back()). */
@@ -291,6 +291,7 @@ static void report_dissenters(sp_watch *w, const spool_addr *winner, int votes)
         if (v->reported)
             continue;
         v->reported = 1;
+        atomic_fetch_add(&w->set->n_misconfigured, 1);
         char sname[SPOOL_HOST_MAX + 8];
         sentinel_name(w, i, sname, sizeof(sname));
         sp_watch_emit(w, POOL_EVENT_SENTINEL_MISCONFIGURED, w->set->sentinels[i].addr.host,
@@ -365,6 +366,43 @@ static int is(const char *ch, size_t len, const char *name)
     return strlen(name) == len && memcmp(ch, name, len) == 0;
 }
 
+/* Sentinel i's announcements of node are held vain for now. */
+static int held_vain(const sp_view *v, const spool_addr *node)
+{
+    int64_t now = spool_now_ns();
+    for (int k = 0; k < SP_VAIN_MAX; k++)
+        if (now < v->vain[k].until && spool_addr_equal(node, &v->vain[k].node))
+            return 1;
+    return 0;
+}
+
+static void hold_vain(sp_view *v, const spool_addr *node)
+{
+    int slot = 0;
+    for (int k = 0; k < SP_VAIN_MAX; k++) {
+        if (spool_addr_equal(node, &v->vain[k].node)) {
+            slot = k;
+            break;
+        }
+        if (v->vain[k].until < v->vain[slot].until)
+            slot = k; /* else the one that expires first */
+    }
+    v->vain[slot].node = *node;
+    v->vain[slot].until = ms_from_now(DISTRUST_MS);
+}
+
+static void remember_announcer(sp_watch *w, int i, const spool_addr *node)
+{
+    for (int k = 0; k < w->nannouncers; k++)
+        if (w->announcers[k].sentinel == i && spool_addr_equal(&w->announcers[k].node, node))
+            return;
+    if (w->nannouncers < SP_FENCE_ANNOUNCERS) {
+        w->announcers[w->nannouncers].sentinel = i;
+        w->announcers[w->nannouncers].node = *node;
+        w->nannouncers++;
+    }
+}
+
 /* Sentinel i announces node as the replica being promoted in place of
  * failing. Stop handing out failing right away if it is our writer: the
  * sentinel sends REPLICAOF NO ONE at its next tick (tens of ms later) and
@@ -392,18 +430,16 @@ static int announce(sp_watch *w, int i, const spool_addr *node, const spool_addr
             return 0;
         }
     }
-    const sp_view *v = &w->views[i];
-    int distrusted = spool_now_ns() < v->false_until && spool_addr_equal(node, &v->false_node);
-    if (distrusted)
+    if (held_vain(&w->views[i], node))
         return 0; /* its word about this node is worth nothing for now */
+    if (w->fence_unproven)
+        remember_announcer(w, i, node);
     if (w->have_candidate && spool_addr_equal(node, &w->candidate))
         return 1; /* already being verified (several events per promotion) */
     w->candidate = *node;
     w->have_candidate = 1;
-    w->candidate_fenced = 0;
     w->candidate_from = i;
     w->candidate_until = ms_from_now(CANDIDATE_MS);
-    w->fence_until = ms_from_now(FENCE_PROOF_MS);
     if (failing == NULL || spool_addr_equal(failing, node))
         return 1;
     w->failing = *failing;
@@ -413,7 +449,10 @@ static int announce(sp_watch *w, int i, const spool_addr *node, const spool_addr
         char why[SPOOL_HOST_MAX * 2 + 64];
         snprintf(why, sizeof(why), "sentinel %s is promoting %s:%d in its place",
                  sentinel_name(w, i, sname, sizeof(sname)), node->host, node->port);
-        w->candidate_fenced = 1;
+        w->fence_unproven = 1;
+        w->fence_until = ms_from_now(FENCE_PROOF_MS);
+        w->nannouncers = 0;
+        remember_announcer(w, i, node);
         w->sink.ops->writer_fence(w->sink.ctx, why);
     }
     return 1;
@@ -438,8 +477,10 @@ int sp_watch_event(sp_watch *w, int i, const char *ch, size_t chlen, const char 
     if (chlen > 16 && memcmp(ch, "-failover-abort-", 16) == 0) {
         /* -failover-abort-*: the master stays (or changes later): drop the
          * candidate so the next answer may lift the fence. */
-        if (!parsed || strcmp(ev.master_name, w->master_name) == 0)
+        if (!parsed || strcmp(ev.master_name, w->master_name) == 0) {
             w->have_candidate = 0;
+            w->fence_unproven = 0;
+        }
         return 1;
     }
     if (!parsed || strcmp(ev.master_name, w->master_name) != 0)
@@ -465,43 +506,54 @@ int sp_watch_event(sp_watch *w, int i, const char *ch, size_t chlen, const char 
 
 /* ---- The pending candidate ---------------------------------------------------- */
 
-/* Its announcement did not come true in time: lift the fence (the next
- * answer naming our writer does, after ROLE) and stop believing that
- * sentinel about that node for a while. */
-static void give_up_candidate(sp_watch *w, const char *what)
+/* The announced promotion did not come true in time: lift the fence (the
+ * next answer naming our writer does, after ROLE), and hold what was
+ * announced meanwhile vain: those sentinels' announcements of those nodes
+ * fence no more for a while. */
+static void lift_unproven_fence(sp_watch *w)
 {
     char sname[SPOOL_HOST_MAX + 8];
-    sp_view *v = &w->views[w->candidate_from];
-    if (w->candidate_fenced) {
-        v->false_node = w->candidate;
-        v->false_until = ms_from_now(DISTRUST_MS);
+    for (int k = 0; k < w->nannouncers; k++) {
+        int i = w->announcers[k].sentinel;
+        const spool_addr *n = &w->announcers[k].node;
+        hold_vain(&w->views[i], n);
+        sp_watch_log(w, POOL_LOG_WARN,
+                     "sentinel %s announced the promotion of %s:%d, which did not happen within "
+                     "%d ms: fence lifted; its announcements of that node do not fence for %d s",
+                     sentinel_name(w, i, sname, sizeof(sname)), n->host, n->port, FENCE_PROOF_MS,
+                     DISTRUST_MS / 1000);
     }
-    sp_watch_log(w, POOL_LOG_WARN,
-                 "sentinel %s announced the promotion of %s:%d, which %s%s",
-                 sentinel_name(w, w->candidate_from, sname, sizeof(sname)), w->candidate.host,
-                 w->candidate.port, what,
-                 w->candidate_fenced ? ": fence lifted; its announcements of that node do not "
-                                       "fence for 60 s"
-                                     : "");
+    w->fence_unproven = 0;
+    w->nannouncers = 0;
     w->have_candidate = 0;
-    w->candidate_fenced = 0;
     w->next_resolve = spool_now_ns();
 }
 
 void sp_watch_tick(sp_watch *w)
 {
-    if (!w->have_candidate)
+    if (!w->have_candidate) {
+        w->fence_unproven = 0;
         return;
+    }
     spool_addr cand = w->candidate;
     int rc = adopt_if_master(w, &cand, "promotion event, ROLE confirmed", FROM_PROMOTION_EVENT);
     if (rc == 0) {
         w->have_candidate = 0;
-        w->candidate_fenced = 0;
+        w->fence_unproven = 0;
         return;
     }
     int64_t now = spool_now_ns();
-    if (rc == POOL_ENOTMASTER && w->candidate_fenced && now >= w->fence_until)
-        give_up_candidate(w, "still answers as a replica after 800 ms");
-    else if (now > w->candidate_until)
-        give_up_candidate(w, "never said master in 5 s");
+    if (rc == POOL_ENOTMASTER && w->fence_unproven && now >= w->fence_until) {
+        lift_unproven_fence(w);
+    } else if (now > w->candidate_until) {
+        char sname[SPOOL_HOST_MAX + 8];
+        sp_watch_log(w, POOL_LOG_WARN,
+                     "sentinel %s announced the promotion of %s:%d, which never said master in "
+                     "%d s: back to the sentinels' answer",
+                     sentinel_name(w, w->candidate_from, sname, sizeof(sname)), cand.host,
+                     cand.port, CANDIDATE_MS / 1000);
+        w->have_candidate = 0;
+        w->fence_unproven = 0;
+        w->next_resolve = now;
+    }
 }

@@ -19,6 +19,8 @@
 #include "sentinel/parse.h"
 
 #define SP_MAX_SENTINELS 64
+#define SP_VAIN_MAX 4          /* per sentinel: nodes announced in vain, remembered */
+#define SP_FENCE_ANNOUNCERS 8  /* announcements remembered while a fence is unproven */
 
 typedef struct sp_sentinel {
     spool_addr addr;
@@ -36,8 +38,12 @@ typedef struct sp_view {
     uint64_t step;     /* the watch's step it answered in (0: never) */
     int foreign;       /* outvoted: it names a master of another deployment */
     int reported;      /* SENTINEL_MISCONFIGURED sent (once per sentinel) */
-    spool_addr false_node;  /* it announced this node's promotion in vain ... */
-    int64_t false_until;    /* ... so its announcements of it do not fence until then */
+    /* Nodes whose promotion it announced in vain: its announcements of them
+     * do not fence until then. */
+    struct {
+        spool_addr node;
+        int64_t until;
+    } vain[SP_VAIN_MAX];
 } sp_view;
 
 typedef struct sp_watch sp_watch;
@@ -75,10 +81,18 @@ struct sp_watch {
     int census;           /* ask every sentinel in this step, majority wins */
     spool_addr candidate; /* a promoted node named by an event, being verified */
     int have_candidate;
-    int candidate_fenced; /* its announcement fenced our writer */
     int candidate_from;   /* index of the sentinel that announced it */
     int64_t candidate_until;
-    int64_t fence_until;  /* a fence for it not confirmed by then is lifted */
+    /* A fence an announcement put on our writer, until a promotion proves it:
+     * if none has by fence_until and the candidate answers as a replica, the
+     * fence is lifted and the announcements made meanwhile are held vain. */
+    int fence_unproven;
+    int64_t fence_until;
+    struct {
+        int sentinel;
+        spool_addr node;
+    } announcers[SP_FENCE_ANNOUNCERS];
+    int nannouncers;
     spool_addr failing;   /* the master a pending candidate replaces */
     int have_failing;
     /* The node we last moved away from, and until when going back to it
@@ -115,6 +129,9 @@ struct sp_set {
     /* Subscribe only once a watch resolved (or is lazy): a pool_create()
      * that fails on its first answer leaves no subscription behind. */
     _Atomic int subscribing;
+    /* Counters for pool_sentinel_set_stats(). */
+    _Atomic uint64_t n_connects, n_round_trips, n_polls, n_misconfigured;
+    _Atomic int n_subscribed, n_sentinels;
     pool_log_fn log_fn;
     void *log_userdata;
     pool_log_level_t log_level;

@@ -64,13 +64,7 @@
 #define UNDER_VALGRIND() 0
 #endif
 
-/* POOL_EVENT_SENTINEL_MISCONFIGURED (8) is being added to
- * include/sentinel_pool.h with the library change this file tests. An enum
- * constant cannot be tested with #ifdef, so until it is committed the value
- * is spelled here: then define SP_EV_MISCONFIGURED as the real name. Events
- * are compared as ints, so that no compiler reasons about the enum's range
- * (clang's tautological-compare warning for 8 in an enum of 1..7). */
-#define SP_EV_MISCONFIGURED ((pool_event_type_t)8)
+#define SP_EV_MISCONFIGURED POOL_EVENT_SENTINEL_MISCONFIGURED
 
 #define NWRITERS 4
 #define WREC_MAX 150000      /* acks one writer can record (paced: ~1000/s) */
