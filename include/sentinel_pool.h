@@ -83,9 +83,13 @@
  *    may come before or after the pools are destroyed; the set stops when
  *    the caller released it and its last pool is gone.
  *  - Each pool keeps its own writer, fences, events, log and data-node
- *    credentials; the set's own messages (sentinels lost, TLS hints) go to
- *    the set's log_fn. A slow sentinel or node delays every pool on the
- *    set, bounded by sentinel_timeout_ms per step.
+ *    credentials; the set's own messages (TLS hints, unusable answers) go
+ *    to the set's log_fn. SENTINEL_ADDED/LOST events reach every pool. A
+ *    slow sentinel or node delays every pool on the set, bounded by
+ *    sentinel_timeout_ms per step.
+ *  - Callbacks of pools on a set run on the set's thread: do not call
+ *    pool_destroy() (of any pool on that set) or pool_sentinel_set_release()
+ *    from them; both wait for that thread.
  *
  * WRONG SENTINELS: a sentinel's word is a hint, ROLE is the truth.
  *  - A promotion announced for our writer fences it at once (this is what

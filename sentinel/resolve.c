@@ -113,7 +113,8 @@ static int ask_names(sp_set *s, int i, sp_watch **watches, size_t n, size_t *don
     for (size_t j = 0; j < nnames; j++) {
         first[j] = ncmd;
         cmds[ncmd++] = (spool_cmd){3, {"SENTINEL", "get-master-addr-by-name", names[j]}};
-        cmds[ncmd++] = (spool_cmd){3, {"SENTINEL", "sentinels", names[j]}};
+        if (s->ask_sentinels)
+            cmds[ncmd++] = (spool_cmd){3, {"SENTINEL", "sentinels", names[j]}};
         if (want_replicas[j])
             cmds[ncmd++] = (spool_cmd){3, {"SENTINEL", "replicas", names[j]}};
     }
@@ -150,10 +151,10 @@ static int ask_names(sp_set *s, int i, sp_watch **watches, size_t n, size_t *don
         }
         sp_watch_answer(w, i, arc, &node);
         if (arc == 0 && want_replicas[j] && w->want_replicas && !w->views[i].foreign)
-            learn_replicas(w, r[first[j] + 2]);
+            learn_replicas(w, r[first[j] + 1 + (s->ask_sentinels ? 1 : 0)]);
     }
     if (rc == 0) {
-        for (size_t j = 0; j < nnames; j++)
+        for (size_t j = 0; j < nnames && s->ask_sentinels; j++)
             learn_sentinels(s, r[first[j] + 1]);
         for (size_t q = 0; q < ncmd; q++)
             freeReplyObject(r[q]);

@@ -19,6 +19,10 @@
 #include "sentinel/parse.h"
 #include "sentinel/watcher_internal.h"
 
+/* The sentinels' own list (SENTINEL sentinels) is asked every this many
+ * steps, and whenever a watch has no writer yet; +sentinel events tell the
+ * rest. */
+#define DISCOVERY_EVERY 10
 /* Largest unparsed input a subscription may hold. */
 #define SUB_MAX_BUFFER (4u * 1024 * 1024)
 /* A loop turn slower than this is logged (DEBUG): it delays switches. */
@@ -266,8 +270,11 @@ static void report_result(sp_set *s, sp_watch *w, int rc)
  * answer, an answer to check by vote) asks the next ones. */
 static void run_step(sp_set *s, sp_watch **due, size_t ndue)
 {
-    for (size_t k = 0; k < ndue; k++)
+    s->ask_sentinels = s->steps++ % DISCOVERY_EVERY == 0;
+    for (size_t k = 0; k < ndue; k++) {
         sp_watch_begin(due[k]);
+        s->ask_sentinels |= due[k]->census;
+    }
     sp_watch **pending = malloc(ndue * sizeof(*pending));
     size_t npending = ndue;
     if (pending == NULL) {

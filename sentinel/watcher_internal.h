@@ -142,6 +142,8 @@ struct sp_set {
     sp_sentinel sentinels[SP_MAX_SENTINELS];
     int nsentinels;
     int next_ask;   /* whose turn it is to answer the safety poll */
+    uint64_t steps; /* resolution steps run */
+    int ask_sentinels; /* this step also asks SENTINEL sentinels (discovery) */
     uint64_t rng;   /* jitter */
     int64_t next_poll;
 
@@ -161,8 +163,8 @@ void sp_sentinel_lost(sp_set *s, sp_sentinel *sn, const char *why);
 /* ---- resolve.c ------------------------------------------------------------ */
 int sp_sentinel_connect(sp_set *s, const spool_addr *a, int64_t deadline_ns, redisContext **out);
 /* One round trip to sentinel i on its query connection for the master names
- * of watches[0..n): get-master-addr-by-name and sentinels for each, replicas
- * when one of them wants replicas. Each watch's answer is handed to
+ * of watches[0..n): get-master-addr-by-name for each, replicas when one of
+ * them wants replicas, sentinels when s->ask_sentinels. Each watch's answer is handed to
  * sp_watch_answer(). Returns 0 when the sentinel answered at all. */
 int sp_ask(sp_set *s, int i, sp_watch **watches, size_t n);
 /* ROLE of a data node with the watch's credentials and its pool's TLS. */
