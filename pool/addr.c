@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sentinel_pool.h"
 
@@ -193,5 +194,7 @@ const char *spool_addr_format(const char *host, int port, char *buf, size_t bufl
 
 int spool_addr_equal(const spool_addr *a, const spool_addr *b)
 {
-    return a->port == b->port && strcmp(a->host, b->host) == 0;
+    /* DNS names and IPv6 hex digits are case-insensitive; names are compared
+     * as the sentinels give them, never resolved. */
+    return a->port == b->port && strcasecmp(a->host, b->host) == 0;
 }

@@ -27,7 +27,8 @@ int spool_host_copy(const char *s, size_t len, char out[SPOOL_HOST_MAX]);
  * entries are an error. Returns 0, POOL_EINVAL or POOL_ENOMEM. */
 int spool_addr_list_parse(const char *s, spool_addr **out, size_t *count);
 
-/* Same host (byte for byte) and port. */
+/* Same host (ASCII case ignored: DNS names and IPv6 hex digits) and port.
+ * Nodes are compared by the name the sentinels give, never resolved. */
 int spool_addr_equal(const spool_addr *a, const spool_addr *b);
 
 /* Format host:port, bracketing IPv6 literals, into buf; returns buf. */

@@ -66,8 +66,11 @@ static void tell_added(sp_watch *w, const spool_addr *a)
 
 int sp_sentinel_add(sp_set *s, const char *host, int port)
 {
+    spool_addr a = {.port = port};
+    if (snprintf(a.host, sizeof(a.host), "%s", host) >= (int)sizeof(a.host))
+        return -1;
     for (int i = 0; i < s->nsentinels; i++)
-        if (s->sentinels[i].addr.port == port && strcmp(s->sentinels[i].addr.host, host) == 0)
+        if (spool_addr_equal(&s->sentinels[i].addr, &a))
             return i;
     if (s->nsentinels >= SP_MAX_SENTINELS || port < 1 || port > 65535 ||
         strlen(host) >= SPOOL_HOST_MAX)

@@ -83,8 +83,9 @@ static int plausible_successor(sp_watch *w, const spool_addr *node)
     spool_role role;
     if (w->probe(w, node, spool_deadline_ms(w->timeout_ms), &role) != 0)
         return 0;
-    return role.kind == SPOOL_ROLE_REPLICA && role.master_port == w->adopted.port &&
-           strcmp(role.master_host, w->adopted.host) == 0;
+    spool_addr its_master = {.port = role.master_port};
+    snprintf(its_master.host, sizeof(its_master.host), "%s", role.master_host);
+    return role.kind == SPOOL_ROLE_REPLICA && spool_addr_equal(&its_master, &w->adopted);
 }
 
 static int writer_in_force(sp_watch *w, spool_addr *cur)

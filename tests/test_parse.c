@@ -369,6 +369,25 @@ static void test_addr_format(void **state)
     assert_int_equal(a.port, 6380);
 }
 
+/* Nodes are compared by name as the sentinels give them: ASCII case does
+ * not matter (DNS names, IPv6 hex), the port and every other byte do, and
+ * nothing is resolved ("localhost" is not 127.0.0.1). */
+static void test_addr_equal(void **state)
+{
+    (void)state;
+    spool_addr a = {.host = "SP-Node-0.Redis.svc", .port = 6379};
+    spool_addr b = {.host = "sp-node-0.redis.svc", .port = 6379};
+    assert_true(spool_addr_equal(&a, &b));
+    b.port = 6380;
+    assert_false(spool_addr_equal(&a, &b));
+    spool_addr v6a = {.host = "2001:DB8::1", .port = 1}, v6b = {.host = "2001:db8::1", .port = 1};
+    assert_true(spool_addr_equal(&v6a, &v6b));
+    spool_addr l = {.host = "localhost", .port = 1}, ip = {.host = "127.0.0.1", .port = 1};
+    assert_false(spool_addr_equal(&l, &ip));
+    spool_addr n1 = {.host = "sp-node-1", .port = 1}, n10 = {.host = "sp-node-10", .port = 1};
+    assert_false(spool_addr_equal(&n1, &n10));
+}
+
 /* ---- spool_role_parse ------------------------------------------------------ */
 
 #define ROLE_MASTER1                                                                               \
@@ -1443,6 +1462,7 @@ int main(void)
         cmocka_unit_test(test_addr_parse_long_hosts),
         cmocka_unit_test(test_addr_list_parse),
         cmocka_unit_test(test_addr_format),
+        cmocka_unit_test(test_addr_equal),
         cmocka_unit_test(test_role_parse),
         cmocka_unit_test(test_role_parse_hostile),
         cmocka_unit_test(test_role_parse_info),
