@@ -240,7 +240,8 @@ static void refresh_snapshot(sp_set *s)
         }
     }
     s->nsnap = kept <= s->capsnap ? kept : s->capsnap;
-    memcpy(s->snap, s->watches, s->nsnap * sizeof(*s->snap));
+    if (s->nsnap > 0)
+        memcpy(s->snap, s->watches, s->nsnap * sizeof(*s->snap));
     if (let_go)
         pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
