@@ -617,7 +617,7 @@ int pool_sentinel_set_create(const pool_options_t *opts, pool_sentinel_set_t **o
     int rc = set_new(opts, 1, &s);
     if (rc != 0)
         return rc;
-    *out = (pool_sentinel_set_t *)s;
+    *out = s;
     return 0;
 }
 
@@ -625,7 +625,7 @@ int pool_sentinel_set_stats(pool_sentinel_set_t *set, pool_sentinel_set_stats_t 
 {
     if (set == NULL || out == NULL)
         return POOL_EINVAL;
-    sp_set *s = (sp_set *)set;
+    sp_set *s = set;
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&s->mu);
     out->pools = s->nwatches;
@@ -642,7 +642,7 @@ int pool_sentinel_set_stats(pool_sentinel_set_t *set, pool_sentinel_set_stats_t 
 void pool_sentinel_set_release(pool_sentinel_set_t *set)
 {
     if (set != NULL)
-        set_unref((sp_set *)set, 1);
+        set_unref(set, 1);
 }
 
 /* ---- A watch: the pool's source ---------------------------------------------- */
@@ -739,7 +739,7 @@ static int wait_first(sp_set *s, sp_watch *w)
 int spool_sentinel_source_open(const pool_options_t *o, spool_sink sink, spool_source **out)
 {
     *out = NULL;
-    sp_set *s = (sp_set *)o->sentinel_set;
+    sp_set *s = o->sentinel_set;
     int rc;
     if (s == NULL) {
         if ((rc = set_new(o, 0, &s)) != 0)

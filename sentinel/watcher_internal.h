@@ -47,7 +47,7 @@ typedef struct sp_view {
 } sp_view;
 
 typedef struct sp_watch sp_watch;
-typedef struct sp_set sp_set;
+typedef struct pool_sentinel_set sp_set; /* the public pool_sentinel_set_t */
 
 /* Ask a data node its role: sp_node_role() in production, a script in the
  * verdict's unit tests. */
@@ -113,7 +113,7 @@ struct sp_watch {
 };
 
 /* The set (the public pool_sentinel_set_t). */
-struct sp_set {
+struct pool_sentinel_set {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* watches: first_rc set, or the thread let go */
     int refs;          /* the caller's (until released) + one per watch; under mu */
