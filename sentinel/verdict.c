@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pool/net.h"
 #include "sentinel/parse.h"
@@ -178,29 +179,53 @@ static int adopt_if_master(sp_watch *w, const spool_addr *node, const char *why,
     return 0;
 }
 
-/* Tell the pool which replicas are fit for reads: listed by the sentinel as
- * up with a working link, and connected to the master we confirmed (its ROLE
- * lists them with the offset each acknowledged, which gives the lag). */
+static int by_name(const void *a, const void *b)
+{
+    const spool_replica_info *x = a, *y = b;
+    int c = strcasecmp(x->addr.host, y->addr.host);
+    return c != 0 ? c : (x->addr.port > y->addr.port) - (x->addr.port < y->addr.port);
+}
+
+/* Tell the pool which replicas are fit for reads: connected to the master
+ * we confirmed (its ROLE lists them, with the offset each acknowledged,
+ * which gives the lag) and listed as up with a working link by the
+ * sentinel that answered. The sentinels take turns and may disagree for a
+ * while (one still flags a replica down that the others see up): a fit
+ * replica leaves only when two answers in a row leave it out, or when the
+ * master stops listing it. */
 static void update_readers(sp_watch *w)
 {
     if (!w->want_replicas || !w->have_replicas || !w->have_adopted_role)
         return;
     const spool_role *m = &w->adopted_role;
     spool_replica_info fit[SPOOL_MAX_REPLICAS];
+    int strikes[SPOOL_MAX_REPLICAS];
     size_t n = 0;
-    for (size_t i = 0; i < w->nreplicas && n < SPOOL_MAX_REPLICAS; i++) {
-        const spool_addr *a = &w->replicas[i].addr;
+    for (int k = 0; k < m->nlisted && n < SPOOL_MAX_REPLICAS; k++) {
+        const spool_addr *a = &m->listed[k].addr;
         if (spool_addr_equal(a, &w->adopted))
-            continue; /* the promoted node, still listed as a replica somewhere */
-        for (int k = 0; k < m->nlisted; k++) {
-            if (!spool_addr_equal(a, &m->listed[k].addr))
-                continue;
-            fit[n].addr = *a;
-            fit[n].lag = m->offset >= m->listed[k].offset ? m->offset - m->listed[k].offset : 0;
-            n++;
-            break;
-        }
+            continue;
+        int listed = 0, was = -1;
+        for (size_t i = 0; i < w->nreplicas && !listed; i++)
+            listed = spool_addr_equal(a, &w->replicas[i].addr);
+        for (int j = 0; j < w->nfit && was < 0; j++)
+            if (spool_addr_equal(a, &w->fit[j].addr))
+                was = j;
+        if (!listed && (was < 0 || w->fit[was].strikes >= 1))
+            continue;
+        fit[n].addr = *a;
+        fit[n].lag = m->offset >= m->listed[k].offset ? m->offset - m->listed[k].offset : 0;
+        strikes[n] = listed ? 0 : w->fit[was].strikes + 1;
+        n++;
     }
+    /* In one order whichever sentinel answered (they list replicas in
+     * their own orders): round robin then stays even across polls. */
+    for (size_t i = 0; i < n; i++) {
+        w->fit[i].addr = fit[i].addr;
+        w->fit[i].strikes = strikes[i];
+    }
+    w->nfit = (int)n;
+    qsort(fit, n, sizeof(fit[0]), by_name);
     w->sink.ops->readers_set(w->sink.ctx, fit, n);
 }
 

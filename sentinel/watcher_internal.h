@@ -106,6 +106,11 @@ struct sp_watch {
     sp_instance *replicas; /* replica reads: the last sentinel answer's list */
     size_t nreplicas;
     int have_replicas;
+    struct {
+        spool_addr addr;
+        int strikes; /* answers in a row that left it out */
+    } fit[SPOOL_MAX_REPLICAS]; /* what the pool was last told */
+    int nfit;
     int last_resolve_rc; /* noise control: report each error once until it changes */
     spool_addr last_invalid;
     int retry_ms;         /* re-resolve delay while resolution fails (grows) */

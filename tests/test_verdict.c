@@ -441,6 +441,40 @@ static void test_operator_change_wins_the_vote(void **state)
     assert_int_equal(x->rec.misconfigured, 0);
 }
 
+/* The sentinel's list of healthy replicas, as learn_replicas() keeps it. */
+static void sentinel_lists(world *x, int n, const int *ports)
+{
+    sp_instance *list = calloc((size_t)n + 1, sizeof(*list));
+    assert_non_null(list);
+    for (int i = 0; i < n; i++)
+        list[i].addr = node(ports[i]);
+    sp_watch_replicas(&x->w, list, (size_t)n);
+}
+
+/* Readers: the sentinels take turns and may disagree about a replica for a
+ * while; one answer that leaves a fit replica out does not drop it, two in a
+ * row do, and the order handed to the pool does not depend on theirs. */
+static void test_readers_survive_one_disagreeing_answer(void **state)
+{
+    world *x = *state;
+    x->w.want_replicas = 1;
+    const int both[2] = {R2, R1}, one[1] = {R1}, all_w[3] = {W, W, W};
+    sentinel_lists(x, 2, both);
+    assert_int_equal(step(x, all_w), 0);
+    assert_int_equal(x->rec.nreaders, 2);
+    sentinel_lists(x, 1, one);
+    assert_int_equal(step(x, all_w), 0);
+    assert_int_equal(x->rec.nreaders, 2);
+    sentinel_lists(x, 2, both);
+    assert_int_equal(step(x, all_w), 0);
+    assert_int_equal(x->rec.nreaders, 2);
+    sentinel_lists(x, 1, one);
+    assert_int_equal(step(x, all_w), 0);
+    sentinel_lists(x, 1, one);
+    assert_int_equal(step(x, all_w), 0);
+    assert_int_equal(x->rec.nreaders, 1);
+}
+
 /* Two sentinels, one vote each, nothing to break the tie but our writer:
  * stay, and accuse nobody. */
 static void test_tie_keeps_writer(void **state)
@@ -468,6 +502,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_first_sentinel_to_know_is_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_operator_change_wins_the_vote, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tie_keeps_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readers_survive_one_disagreeing_answer, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
