@@ -4,6 +4,9 @@
 # project's tracked and untracked (not ignored) files are copied in; build
 # trees are not. Everything started inside is stopped and every mount undone
 # on the way out, also when the command fails or the script is interrupted.
+# The root is thrown away afterwards, so its /etc/hosts is the tests' to edit:
+# SENTINEL_POOL_TEST_HOSTS_FILE=/etc/hosts (set inside only) lets
+# tests/test_hostnames.c map node names to 127.0.0.x there; it skips elsewhere.
 #   scripts/debian13.sh                 the CI stage: scripts/test plain valkey tls asan fuzz
 #   scripts/debian13.sh 'CMD'           any command, run from the project's copy
 # Environment:
@@ -113,7 +116,8 @@ echo "debian13.sh: running '$cmd' in Debian 13" >&2
 # In the background and waited for, so that INT/TERM reach the trap at once
 # (bash runs traps only between foreground commands).
 chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb \
-    CI="${CI:-}" LANG=C.UTF-8 bash -c "cd /work/project && $cmd" </dev/null &
+    CI="${CI:-}" LANG=C.UTF-8 SENTINEL_POOL_TEST_HOSTS_FILE=/etc/hosts \
+    bash -c "cd /work/project && $cmd" </dev/null &
 wait $!
 rc=$?
 echo "debian13.sh: '$cmd' exited $rc on Debian 13 after $((SECONDS - start)) s" >&2

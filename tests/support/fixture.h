@@ -6,6 +6,13 @@
  * stops every process it started by pid. Also a scripted fake server for
  * hostile inputs (fx_fake_*).
  *
+ * HOSTNAMES: on request a node binds another loopback address (127.0.0.2,
+ * ...) and announces a hostname, and a topology announces hostnames
+ * throughout, as Kubernetes deployments do (fx_host, fx_topology_opts
+ * data_hosts). The names must resolve to those addresses: fx_hosts_* edits
+ * a hosts file for that, only where SENTINEL_POOL_TEST_HOSTS_FILE allows it
+ * (a disposable root). Without any of this everything stays on 127.0.0.1.
+ *
  * PROCESS OWNERSHIP
  *  - Servers run in the foreground (daemonize no) as children of the test
  *    process. In the child, before exec, the fixture sets
@@ -123,7 +130,11 @@ int fx_tls_client_paths(const char *dir, fx_tls_client *out);
 
 typedef struct fx_node {
     pid_t pid;      /* current (or last) server pid; 0 if never started */
-    int port;       /* TCP port on 127.0.0.1 (the tls-port when tls) */
+    int port;       /* TCP port on host (the tls-port when tls) */
+    char host[64];  /* IPv4 address it listens on and the fixture connects
+                       to ("" in a zeroed node means 127.0.0.1) */
+    char name[64];  /* hostname it announces (replica-announce-ip, sentinel
+                       announce-ip); "" = none */
     char dir[256];  /* temporary directory: config, logs, data */
     char role;      /* 'm' master, 'r' replica, 's' sentinel: as started, and
                        updated by fx_topology_master_index/fx_wait_* */
@@ -161,19 +172,24 @@ typedef struct fx_redis_opts {
     const char *auth_pass;     /* no user, password = requirepass */
     const fx_tls *tls;         /* NULL: plaintext; else TLS only (copied) */
     int ready_timeout_ms;      /* default 10000 */
+    const char *bind_ip;       /* IPv4 address to listen on [127.0.0.1] */
+    const char *announce_host; /* replica-announce-ip <this> [none]; the
+                                  name should resolve to bind_ip */
+    int port;                  /* 0: a free port; > 0: this port, one try */
 } fx_redis_opts;
 
-/* Start redis-server (opts may be NULL). Always: bind 127.0.0.1, a free
- * port, save "", appendonly no, protected-mode no, daemonize no,
- * repl-diskless-sync-delay 0, dir and logfile in a new temporary directory.
- * Waits until the server answers PING and INFO reports our pid; retries on a
- * new port (up to 20 times) when the port was taken meanwhile.
+/* Start redis-server (opts may be NULL). Always: bind 127.0.0.1 (or
+ * bind_ip), a free port, save "", appendonly no, protected-mode no,
+ * daemonize no, repl-diskless-sync-delay 0, dir and logfile in a new
+ * temporary directory. Waits until the server answers PING and INFO reports
+ * our pid; retries on a new port (up to 20 times) when the port was taken
+ * meanwhile (not when opts->port asked for one).
  * *n is overwritten; on failure it is left stopped and its dir removed. */
 int fx_redis_start(fx_node *n, const fx_redis_opts *o);
 
 typedef struct fx_sentinel_opts {
     const char *master_name;   /* default "mymaster" */
-    const char *master_host;   /* default "127.0.0.1" */
+    const char *master_host;   /* default "127.0.0.1"; a name needs hostnames */
     int master_port;           /* required */
     int quorum;                /* default 2 */
     int down_after_ms;         /* default 1000 */
@@ -199,6 +215,12 @@ typedef struct fx_sentinel_opts {
     const fx_tls *tls;         /* NULL: plaintext; else TLS only, also
                                   toward data nodes and other sentinels */
     int ready_timeout_ms;      /* default 10000 */
+    const char *bind_ip;       /* IPv4 address to listen on [127.0.0.1]; also
+                                  the source of its connections */
+    const char *announce_host; /* sentinel announce-ip <this> [none] */
+    int hostnames;             /* 1: sentinel resolve-hostnames yes and
+                                  announce-hostnames yes [0: both no] */
+    int port;                  /* 0: a free port; > 0: this port, one try */
 } fx_sentinel_opts;
 
 /* Start a sentinel monitoring one master (config written to its own dir,
@@ -216,6 +238,12 @@ int fx_node_sigcont(fx_node *n);
 /* Start again on the same port, dir and (possibly server-rewritten) config;
  * kills the old process first if it still runs. Waits until ready. */
 int fx_node_restart(fx_node *n);
+/* A pod that comes back elsewhere: stop n if it runs (SIGTERM, SIGKILL after
+ * 2 s; dir, data and config kept) and make its next fx_node_restart listen
+ * on ip (the IPv4 address) instead: every "bind" line of its config and
+ * n->host change; port and announced name stay. Point the name at ip (e.g.
+ * fx_hosts_set) before the restart. 0, or -1 with a message. */
+int fx_node_rebind(fx_node *n, const char *ip);
 
 /* Blocking context, 2 s connect and command timeouts, AUTH done if the node
  * has credentials. NULL (and a message) on failure. Free with redisFree. */
@@ -244,6 +272,49 @@ redisReply *fx_cmd(const fx_node *n, const char *fmt, ...)
 int fx_free_port(void);
 
 /* ------------------------------------------------------------------------ */
+/* Hostnames: a hosts file                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Names for nodes need a resolver that knows them: the hosts file, which is
+ * machine-wide. The fixture edits one only when the environment variable
+ * SENTINEL_POOL_TEST_HOSTS_FILE names it, which says the test runs in a
+ * disposable root (scripts/debian13.sh sets it to /etc/hosts inside the
+ * root it made); never on its own. The entries go into a marked block
+ * after the original content; each change replaces the file at once
+ * (rename; an in-place rewrite when the file is a mount point or a
+ * symlink), so a resolver never reads half a file. A block left behind by a killed run
+ * is dropped at fx_hosts_open. Not thread-safe: one user at a time. */
+#define FX_HOSTS_MAX 16
+
+typedef struct fx_hosts {
+    char path[256];   /* the file, from SENTINEL_POOL_TEST_HOSTS_FILE */
+    int active;       /* opened and not yet restored */
+    int existed;      /* the file existed at fx_hosts_open */
+    unsigned mode;    /* its permission bits (0644 if it did not exist) */
+    char *orig;       /* its content then, marked block removed (malloc) */
+    size_t orig_len;
+    int n;            /* entries below */
+    char names[FX_HOSTS_MAX][64];
+    char ips[FX_HOSTS_MAX][64];
+} fx_hosts;
+
+/* Take the hosts file the environment allows. 0: *h is ready (and the
+ * original content saved); 1: not allowed here, why says so (the caller
+ * skips); -1: allowed but unusable (a message). *h is overwritten. */
+int fx_hosts_open(fx_hosts *h, char *why, size_t why_len);
+/* Map name to the IPv4 address ip (replacing this fixture's entry for name,
+ * if any) and rewrite the file. 0 or -1 (message). */
+int fx_hosts_set(fx_hosts *h, const char *name, const char *ip);
+/* Put the original content back (remove the file if there was none) and
+ * free what open took. Idempotent; a zeroed fx_hosts is fine. 0 or -1. */
+int fx_hosts_restore(fx_hosts *h);
+/* The same from a signal handler or a sanitizer's death callback, where the
+ * process is about to end: async-signal-safe (an in-place rewrite with
+ * open/write, or unlink; nothing allocated or freed), *h left as it is.
+ * 0 or -1, silently. */
+int fx_hosts_restore_now(const fx_hosts *h);
+
+/* ------------------------------------------------------------------------ */
 /* Topology: 1 master + replicas + sentinels                                */
 /* ------------------------------------------------------------------------ */
 
@@ -255,6 +326,7 @@ typedef struct fx_topology {
     fx_node sentinel[FX_MAX_SENTINELS];
     int n_data;
     int n_sentinels;
+    int hostnames;  /* 1: the nodes announce names (see fx_topology_opts) */
     char master_name[64];
     int quorum;
     int down_after_ms;
@@ -264,6 +336,12 @@ typedef struct fx_topology {
     char tls_dir[256];  /* certificates when TLS (see fx_topology_tls_dir) */
     int tls_own_certs;  /* made by fx_topology_start, removed by fx_topology_stop */
 } fx_topology;
+
+/* Where one node of a topology listens, and the name it goes by. */
+typedef struct fx_host {
+    const char *ip;   /* IPv4 address to bind [127.0.0.1] */
+    const char *name; /* hostname it announces, resolving to ip [NULL] */
+} fx_host;
 
 typedef struct fx_topology_opts {
     const char *master_name;     /* default "mymaster" */
@@ -288,6 +366,21 @@ typedef struct fx_topology_opts {
                                     else every node and sentinel is TLS only
                                     with these certs */
     int start_timeout_ms;        /* convergence wait, default 30000 */
+    /* Addresses and names, as a Kubernetes deployment has them:
+     * data_hosts[i] for data[i] (FX_MAX_DATA entries), sentinel_hosts[i]
+     * for sentinel[i] (FX_MAX_SENTINELS), NULL: all on 127.0.0.1 without
+     * names. When data_hosts[0] has a name, every data node needs one and
+     * the topology announces hostnames: replica-announce-ip <name> on every
+     * data node, replicas replicaof <data[0]'s name>, sentinels with
+     * resolve-hostnames yes, announce-hostnames yes, monitor <data[0]'s
+     * name>, and announce-ip <name> when theirs is given. Then
+     * get-master-addr-by-name, +switch-master, SENTINEL replicas and the
+     * master's ROLE carry names. The names must resolve when the topology
+     * starts (fx_hosts_set). */
+    const fx_host *data_hosts;
+    const fx_host *sentinel_hosts;
+    int same_port; /* 1: every data node on one port, every sentinel on
+                      another, as pods are (needs distinct ips) */
 } fx_topology_opts;
 
 /* Start everything (opts may be NULL) and wait until: every replica has
@@ -304,7 +397,9 @@ void fx_topology_stop(fx_topology *t);
 const char *fx_topology_tls_dir(const fx_topology *t);
 
 /* Index of the data node that every reachable sentinel names and whose ROLE
- * is master; -1 if there is none or they disagree. Quiet (no stderr). */
+ * is master; -1 if there is none or they disagree. Quiet (no stderr).
+ * Here and below an address a server reports is data[i] when the port and
+ * the host (data[i]'s host or name) agree. */
 int fx_topology_master_index(fx_topology *t);
 /* SENTINEL FAILOVER <name> on sentinel[sentinel_idx]; 0 on +OK. */
 int fx_sentinel_failover(fx_topology *t, int sentinel_idx);
@@ -316,11 +411,15 @@ int fx_wait_master_change(fx_topology *t, int old_index, int timeout_ms);
  * reachable sentinel sees them (link ok, not down) and the other reachable
  * sentinels. Needed before a second failover. 0 or -1. */
 int fx_wait_replicas_synced(fx_topology *t, int timeout_ms);
-/* "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"; -1 if it does not fit. */
+/* "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3" (each sentinel's host); -1 if
+ * it does not fit. */
 int fx_sentinels_string(const fx_topology *t, char *buf, size_t len);
+/* The same with each sentinel's name where it has one: "sp-s-0:p1,...". */
+int fx_sentinels_string_named(const fx_topology *t, char *buf, size_t len);
 /* The flags sentinel s reports for the instance at port in
  * SENTINEL <kind> <master_name>, kind "replicas" or "sentinels", copied to
- * out. 0 when listed, -1 when not listed or the query failed. */
+ * out. 0 when listed, -1 when not listed or the query failed. (With
+ * same_port every node has that port: the first one listed.) */
 int fx_sentinel_flags(const fx_node *s, const char *kind, const char *master_name, int port,
                       char *out, size_t len);
 /* Print state and the tail of every node's logs to stderr. */

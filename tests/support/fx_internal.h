@@ -9,7 +9,13 @@
 #include "fixture.h"
 
 #define FXI_POLL_STEP_MS 20
+#define FXI_DEFAULT_HOST "127.0.0.1" /* where nodes listen unless told otherwise */
 
+
+/* The address n listens on: n->host, or FXI_DEFAULT_HOST when unset. */
+const char *fxi_node_host(const fx_node *n);
+/* A port free on the IPv4 address ip a moment ago (bind to ip:0), or -1. */
+int fxi_free_port_on(const char *ip);
 
 /* Print the last `lines` lines of a file to stderr (nothing if missing). */
 void fxi_tail(const char *path, int lines);

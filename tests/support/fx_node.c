@@ -192,27 +192,40 @@ long long fxi_reply_ll(const redisReply *r)
     return -1;
 }
 
-int fx_free_port(void)
+const char *fxi_node_host(const fx_node *n)
 {
+    return n->host[0] ? n->host : FXI_DEFAULT_HOST;
+}
+
+int fxi_free_port_on(const char *ip)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = 0;
+    if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
+        fprintf(stderr, "fx_free_port: %s is not an IPv4 address\n", ip);
+        return -1;
+    }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fprintf(stderr, "fx_free_port: socket: %s\n", strerror(errno));
         return -1;
     }
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
     socklen_t al = sizeof(a);
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
         getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-        fprintf(stderr, "fx_free_port: bind/getsockname: %s\n", strerror(errno));
+        fprintf(stderr, "fx_free_port: bind/getsockname on %s: %s\n", ip, strerror(errno));
         close(fd);
         return -1;
     }
     close(fd);
     return ntohs(a.sin_port);
+}
+
+int fx_free_port(void)
+{
+    return fxi_free_port_on(FXI_DEFAULT_HOST);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -256,7 +269,7 @@ static const char *node_kind(const fx_node *n)
 redisContext *fxi_connect(const fx_node *n, int timeout_ms, int quiet)
 {
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", n->port, tv);
+    redisContext *c = redisConnectWithTimeout(fxi_node_host(n), n->port, tv);
     if (!c) {
         if (!quiet)
             fprintf(stderr, "fx_connect: %s port %d: out of memory\n", node_kind(n), n->port);
@@ -477,7 +490,7 @@ static void conf_tls(FILE *f, const fx_node *n)
 /* Lines every server gets last, so extra_config cannot undo them. */
 static void conf_fixed(FILE *f, const fx_node *n)
 {
-    fputs("daemonize no\nbind 127.0.0.1\n", f);
+    fprintf(f, "daemonize no\nbind %s\n", fxi_node_host(n));
     if (n->tls)
         conf_tls(f, n);
     else
@@ -507,6 +520,8 @@ static int write_redis_conf(const fx_node *n, const void *ctx)
     if (o->replicaof_port > 0)
         fprintf(f, "replicaof %s %d\n", o->replicaof_host ? o->replicaof_host : "127.0.0.1",
                 o->replicaof_port);
+    if (n->name[0])
+        conf_kv(f, "replica-announce-ip", n->name);
     if (o->acl_users)
         conf_acl_users(f, o->acl_users);
     if (o->extra_config)
@@ -522,10 +537,16 @@ static int write_sentinel_conf(const fx_node *n, const void *ctx)
     FILE *f = conf_open(n);
     if (!f)
         return -1;
-    fputs("# written by the sentinel_pool test fixture\n"
-          "protected-mode no\n"
-          "sentinel resolve-hostnames no\n",
-          f);
+    /* resolve-hostnames before the monitor line, which may name a host. */
+    fprintf(f,
+            "# written by the sentinel_pool test fixture\n"
+            "protected-mode no\n"
+            "sentinel resolve-hostnames %s\n",
+            o->hostnames ? "yes" : "no");
+    if (o->hostnames)
+        fputs("sentinel announce-hostnames yes\n", f);
+    if (n->name[0])
+        fprintf(f, "sentinel announce-ip %s\n", n->name);
     conf_fixed(f, n);
     if (o->requirepass)
         conf_kv(f, "requirepass", o->requirepass);
@@ -974,12 +995,14 @@ static int make_dir(fx_node *n, const char *kind)
 
 typedef int (*write_conf_fn)(const fx_node *n, const void *ctx);
 
+/* fixed_port > 0: that port, one attempt; else free ports, retried. */
 static int start_common(fx_node *n, const char *what, write_conf_fn write_conf, const void *ctx,
-                        int ready_ms)
+                        int ready_ms, int fixed_port)
 {
     char outpath[512];
-    for (int attempt = 1; attempt <= FXI_PORT_ATTEMPTS; attempt++) {
-        int port = fx_free_port();
+    int attempts = fixed_port > 0 ? 1 : FXI_PORT_ATTEMPTS;
+    for (int attempt = 1; attempt <= attempts; attempt++) {
+        int port = fixed_port > 0 ? fixed_port : fxi_free_port_on(fxi_node_host(n));
         if (port < 0)
             break;
         n->port = port;
@@ -998,6 +1021,10 @@ static int start_common(fx_node *n, const char *what, write_conf_fn write_conf, 
             reap_block(n);
         }
         if (rc == FXI_READY_PORT_TAKEN) {
+            if (fixed_port > 0) {
+                fprintf(stderr, "%s: port %d on %s is taken\n", what, port, fxi_node_host(n));
+                break;
+            }
             fprintf(stderr, "%s: port %d was taken meanwhile (attempt %d), trying another\n",
                     what, port, attempt);
             continue;
@@ -1005,7 +1032,8 @@ static int start_common(fx_node *n, const char *what, write_conf_fn write_conf, 
         fx_node_dump(n);
         break;
     }
-    fprintf(stderr, "%s: failed (last port %d, dir %s)\n", what, n->port, n->dir);
+    fprintf(stderr, "%s: failed (last port %d on %s, dir %s)\n", what, n->port,
+            fxi_node_host(n), n->dir);
     remove_dir(n);
     return -1;
 }
@@ -1013,6 +1041,33 @@ static int start_common(fx_node *n, const char *what, write_conf_fn write_conf, 
 static void copy_str(char *dst, size_t len, const char *src)
 {
     snprintf(dst, len, "%s", src ? src : "");
+}
+
+/* A hostname as config files and Sentinel take it: letters, digits, '-'
+ * and '.', 1..63 bytes. */
+static int valid_name(const char *s)
+{
+    size_t l = strlen(s);
+    return l > 0 && l < sizeof(((fx_node *)0)->name) &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == l;
+}
+
+/* Copy bind_ip (NULL: 127.0.0.1) and announce (NULL: none) into n. */
+static int node_addr_init(fx_node *n, const char *bind_ip, const char *announce, const char *what)
+{
+    struct in_addr a;
+    const char *ip = bind_ip ? bind_ip : FXI_DEFAULT_HOST;
+    if (strlen(ip) >= sizeof(n->host) || inet_pton(AF_INET, ip, &a) != 1) {
+        fprintf(stderr, "%s: bind_ip %s is not an IPv4 address\n", what, ip);
+        return -1;
+    }
+    if (announce && !valid_name(announce)) {
+        fprintf(stderr, "%s: bad hostname to announce: \"%s\"\n", what, announce);
+        return -1;
+    }
+    copy_str(n->host, sizeof(n->host), ip);
+    copy_str(n->name, sizeof(n->name), announce);
+    return 0;
 }
 
 int fx_redis_start(fx_node *n, const fx_redis_opts *o)
@@ -1032,12 +1087,14 @@ int fx_redis_start(fx_node *n, const fx_redis_opts *o)
     } else {
         copy_str(n->auth_pass, sizeof(n->auth_pass), o->requirepass);
     }
-    if (fxi_tls_node_init(n, o->tls, "fx_redis_start") != 0)
+    if (node_addr_init(n, o->bind_ip, o->announce_host, "fx_redis_start") != 0 ||
+        fxi_tls_node_init(n, o->tls, "fx_redis_start") != 0)
         return -1;
     if (make_dir(n, "redis") != 0)
         return -1;
     return start_common(n, "fx_redis_start", write_redis_conf, o,
-                        o->ready_timeout_ms > 0 ? o->ready_timeout_ms : FXI_READY_DEFAULT_MS);
+                        o->ready_timeout_ms > 0 ? o->ready_timeout_ms : FXI_READY_DEFAULT_MS,
+                        o->port);
 }
 
 static int debug_period(int v, int dflt)
@@ -1089,7 +1146,8 @@ int fx_sentinel_start(fx_node *n, const fx_sentinel_opts *o)
     n->role = 's';
     n->is_sentinel = 1;
     copy_str(n->auth_pass, sizeof(n->auth_pass), o->requirepass);
-    if (fxi_tls_node_init(n, o->tls, "fx_sentinel_start") != 0)
+    if (node_addr_init(n, o->bind_ip, o->announce_host, "fx_sentinel_start") != 0 ||
+        fxi_tls_node_init(n, o->tls, "fx_sentinel_start") != 0)
         return -1;
     if (!o->no_debug_timing) {
         /* 300, not 100: with a faster ping, a crash failover aborts with
@@ -1104,9 +1162,79 @@ int fx_sentinel_start(fx_node *n, const fx_sentinel_opts *o)
     if (make_dir(n, "sentinel") != 0)
         return -1;
     if (start_common(n, "fx_sentinel_start", write_sentinel_conf, o,
-                     o->ready_timeout_ms > 0 ? o->ready_timeout_ms : FXI_READY_DEFAULT_MS) != 0)
+                     o->ready_timeout_ms > 0 ? o->ready_timeout_ms : FXI_READY_DEFAULT_MS,
+                     o->port) != 0)
         return -1;
     fxi_sentinel_apply_debug(n);
+    return 0;
+}
+
+/* The config file with every "bind" line replaced by "bind <ip>". */
+static int conf_rebind(const fx_node *n, const char *ip)
+{
+    FILE *in = fopen(n->conf, "re");
+    if (!in) {
+        fprintf(stderr, "fx_node_rebind: cannot read %s: %s\n", n->conf, strerror(errno));
+        return -1;
+    }
+    char tmp[320];
+    if (snprintf(tmp, sizeof(tmp), "%s.rebind", n->conf) >= (int)sizeof(tmp)) {
+        fclose(in);
+        return -1;
+    }
+    FILE *out = fopen(tmp, "we");
+    if (!out) {
+        fprintf(stderr, "fx_node_rebind: cannot write %s: %s\n", tmp, strerror(errno));
+        fclose(in);
+        return -1;
+    }
+    char line[4096];
+    int binds = 0, bad = 0;
+    while (fgets(line, sizeof(line), in) != NULL) {
+        const char *p = line + strspn(line, " \t");
+        size_t l = strlen(line);
+        if (l == sizeof(line) - 1 && line[l - 1] != '\n')
+            bad = 1; /* a line longer than any the fixture or a rewrite writes */
+        if (strncmp(p, "bind", 4) == 0 && (p[4] == ' ' || p[4] == '\t')) {
+            fprintf(out, "bind %s\n", ip);
+            binds++;
+        } else {
+            fputs(line, out);
+        }
+    }
+    if (ferror(in))
+        bad = 1;
+    fclose(in);
+    if (binds == 0)
+        fprintf(out, "bind %s\n", ip);
+    if (ferror(out))
+        bad = 1;
+    if (fclose(out) != 0 || bad || rename(tmp, n->conf) != 0) {
+        fprintf(stderr, "fx_node_rebind: rewriting %s failed\n", n->conf);
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int fx_node_rebind(fx_node *n, const char *ip)
+{
+    struct in_addr a;
+    if (!n || n->dir[0] == '\0') {
+        fprintf(stderr, "fx_node_rebind: node was never started or already stopped\n");
+        return -1;
+    }
+    if (!ip || strlen(ip) >= sizeof(n->host) || inet_pton(AF_INET, ip, &a) != 1) {
+        fprintf(stderr, "fx_node_rebind: %s is not an IPv4 address\n", ip ? ip : "(null)");
+        return -1;
+    }
+    if (n->running) {
+        fx_node *one[1] = {n};
+        fxi_stop_many(one, 1, FXI_STOP_GRACE_MS);
+    }
+    if (conf_rebind(n, ip) != 0)
+        return -1;
+    copy_str(n->host, sizeof(n->host), ip);
     return 0;
 }
 

@@ -54,53 +54,65 @@ static char node_role(const fx_node *n, int quiet)
     return role;
 }
 
-/* Port a sentinel names for the master: >0, 0 if it answered without a
- * usable address (null / error), -1 if unreachable. */
-static int sentinel_master_port(const fx_topology *t, const fx_node *s)
+/* Is host:port, as a server or a sentinel reports it, node n? The port
+ * and the host: n's address, or its name when it has one. */
+static int node_at(const fx_node *n, const char *host, long long port)
+{
+    return host != NULL && n->port == port &&
+           (strcmp(host, fxi_node_host(n)) == 0 || (n->name[0] && strcmp(host, n->name) == 0));
+}
+
+/* The data node at host:port, or -1. */
+static int data_index_at(const fx_topology *t, const char *host, long long port)
+{
+    for (int i = 0; i < t->n_data; i++)
+        if (node_at(&t->data[i], host, port))
+            return i;
+    return -1;
+}
+
+/* The data node a sentinel names as master: >= 0; -2 if it answered without
+ * the address of one of ours (null / error / unknown); -1 if unreachable. */
+static int sentinel_master_index(const fx_topology *t, const fx_node *s)
 {
     redisReply *r = fxi_cmd(s, FXT_QUERY_MS, 1, "SENTINEL get-master-addr-by-name %s",
                             t->master_name);
     if (!r)
         return -1;
-    int port = 0;
+    int idx = -2;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "127.0.0.1") == 0) {
-        long long p = fxi_reply_ll(r->element[1]);
-        if (p > 0 && p < 65536)
-            port = (int)p;
+        r->element[0]->type == REDIS_REPLY_STRING) {
+        int i = data_index_at(t, r->element[0]->str, fxi_reply_ll(r->element[1]));
+        if (i >= 0)
+            idx = i;
     }
     freeReplyObject(r);
-    return port;
+    return idx;
 }
 
 int fx_topology_master_index(fx_topology *t)
 {
-    int port = -1, reachable = 0;
+    int idx = -1, reachable = 0;
     for (int i = 0; i < t->n_sentinels; i++) {
         fx_node *s = &t->sentinel[i];
         if (!fxi_node_usable(s))
             continue;
-        int p = sentinel_master_port(t, s);
-        if (p < 0)
+        int k = sentinel_master_index(t, s);
+        if (k == -1)
             continue; /* unreachable: not part of the vote */
-        if (p == 0 || (reachable && p != port))
+        if (k < 0 || (reachable && k != idx))
             return -1;
-        port = p;
+        idx = k;
         reachable++;
     }
     if (!reachable)
         return -1;
-    for (int i = 0; i < t->n_data; i++) {
-        fx_node *d = &t->data[i];
-        if (d->port != port)
-            continue;
-        if (!fxi_node_usable(d) || node_role(d, 1) != 'm')
-            return -1;
-        for (int j = 0; j < t->n_data; j++)
-            t->data[j].role = j == i ? 'm' : 'r';
-        return i;
-    }
-    return -1;
+    fx_node *d = &t->data[idx];
+    if (!fxi_node_usable(d) || node_role(d, 1) != 'm')
+        return -1;
+    for (int j = 0; j < t->n_data; j++)
+        t->data[j].role = j == idx ? 'm' : 'r';
+    return idx;
 }
 
 static int info_repl(const fx_node *n, char *buf, size_t len, char *why, size_t wl,
@@ -127,6 +139,19 @@ static const redisReply *find_instance(const redisReply *r, int port)
     for (size_t i = 0; i < r->elements; i++) {
         const char *p = fxi_kv(r->element[i], "port");
         if (p && atoi(p) == port)
+            return r->element[i];
+    }
+    return NULL;
+}
+
+/* Find the entry for node n (its port, and its host or name in "ip"). */
+static const redisReply *find_node(const redisReply *r, const fx_node *n)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *p = fxi_kv(r->element[i], "port");
+        if (p && node_at(n, fxi_kv(r->element[i], "ip"), atoi(p)))
             return r->element[i];
     }
     return NULL;
@@ -172,8 +197,10 @@ static int check_synced(fx_topology *t, int mi, char *why, size_t wl)
             continue;
         if (info_repl(d, info, sizeof(info), why, wl, "replica") != 0)
             return 0;
+        char mhost[256];
         if (fxi_info_field(info, "master_port", val, sizeof(val)) != 0 ||
-            atoi(val) != m->port) {
+            fxi_info_field(info, "master_host", mhost, sizeof(mhost)) != 0 ||
+            !node_at(m, mhost, atoi(val))) {
             snprintf(why, wl, "data[%d] port %d: not yet a replica of port %d", j, d->port,
                      m->port);
             return 0;
@@ -195,10 +222,15 @@ static int check_synced(fx_topology *t, int mi, char *why, size_t wl)
         fx_node *s = &t->sentinel[i];
         if (!fxi_node_usable(s))
             continue;
-        int p = sentinel_master_port(t, s);
-        if (p != m->port) {
-            snprintf(why, wl, "sentinel[%d] port %d names master port %d, want %d", i, s->port,
-                     p, m->port);
+        int k = sentinel_master_index(t, s);
+        if (k != mi) {
+            char named[32];
+            if (k >= 0)
+                snprintf(named, sizeof(named), "data[%d]", k);
+            else
+                snprintf(named, sizeof(named), "%s", k == -1 ? "nothing (no answer)" : "no node of ours");
+            snprintf(why, wl, "sentinel[%d] port %d names %s as master, want data[%d] port %d", i,
+                     s->port, named, mi, m->port);
             return 0;
         }
         redisReply *r =
@@ -207,12 +239,13 @@ static int check_synced(fx_topology *t, int mi, char *why, size_t wl)
             fx_node *d = &t->data[j];
             if (j == mi || !fxi_node_usable(d))
                 continue;
-            const redisReply *e = find_instance(r, d->port);
+            const redisReply *e = find_node(r, d);
             const char *flags = e ? fxi_kv(e, "flags") : NULL;
             const char *link = e ? fxi_kv(e, "master-link-status") : NULL;
             const char *mport = e ? fxi_kv(e, "master-port") : NULL;
+            const char *mhost = e ? fxi_kv(e, "master-host") : NULL;
             if (!e || !flags_healthy(flags) || !has_flag(flags, "slave") || !link ||
-                strcmp(link, "ok") != 0 || !mport || atoi(mport) != m->port) {
+                strcmp(link, "ok") != 0 || !mport || !node_at(m, mhost, atoi(mport))) {
                 snprintf(why, wl, "sentinel[%d] port %d: replica port %d %s (flags %s, link %s)",
                          i, s->port, d->port, e ? "not healthy" : "unknown",
                          flags ? flags : "-", link ? link : "-");
@@ -228,7 +261,7 @@ static int check_synced(fx_topology *t, int mi, char *why, size_t wl)
             fx_node *o = &t->sentinel[k];
             if (k == i || !fxi_node_usable(o))
                 continue;
-            const redisReply *e = find_instance(r, o->port);
+            const redisReply *e = find_node(r, o);
             const char *flags = e ? fxi_kv(e, "flags") : NULL;
             if (!e || !flags_healthy(flags)) {
                 snprintf(why, wl, "sentinel[%d] port %d: peer sentinel port %d %s (flags %s)", i,
@@ -295,6 +328,14 @@ int fx_topology_start(fx_topology *t, const fx_topology_opts *o)
         return -1;
     }
     strcpy(t->master_name, name);
+    const fx_host *dh = o->data_hosts, *sh = o->sentinel_hosts;
+    t->hostnames = dh && dh[0].name;
+    for (int i = 1; t->hostnames && i < t->n_data; i++)
+        if (!dh[i].name) {
+            fprintf(stderr, "fx_topology_start: data_hosts[0] has a name, data_hosts[%d] none\n",
+                    i);
+            return -1;
+        }
     t->quorum = o->quorum > 0 ? o->quorum : (t->n_sentinels == 1 ? 1 : 2);
     t->down_after_ms = o->down_after_ms > 0 ? o->down_after_ms : 1000;
     t->failover_timeout_ms = o->failover_timeout_ms > 0 ? o->failover_timeout_ms : 10000;
@@ -333,9 +374,12 @@ int fx_topology_start(fx_topology *t, const fx_topology_opts *o)
     ro.tls = tls;
     for (int i = 0; i < t->n_data; i++) {
         if (i > 0) {
-            ro.replicaof_host = "127.0.0.1";
+            ro.replicaof_host = t->hostnames ? t->data[0].name : fxi_node_host(&t->data[0]);
             ro.replicaof_port = t->data[0].port;
+            ro.port = o->same_port ? t->data[0].port : 0;
         }
+        ro.bind_ip = dh ? dh[i].ip : NULL;
+        ro.announce_host = dh ? dh[i].name : NULL;
         if (fx_redis_start(&t->data[i], &ro) != 0) {
             fprintf(stderr, "fx_topology_start: data node %d failed to start\n", i);
             fx_topology_stop(t);
@@ -346,7 +390,9 @@ int fx_topology_start(fx_topology *t, const fx_topology_opts *o)
     fx_sentinel_opts so;
     memset(&so, 0, sizeof(so));
     so.master_name = t->master_name;
+    so.master_host = t->hostnames ? t->data[0].name : fxi_node_host(&t->data[0]);
     so.master_port = t->data[0].port;
+    so.hostnames = t->hostnames;
     so.quorum = t->quorum;
     so.down_after_ms = t->down_after_ms;
     so.failover_timeout_ms = t->failover_timeout_ms;
@@ -361,6 +407,9 @@ int fx_topology_start(fx_topology *t, const fx_topology_opts *o)
     so.ask_period_ms = o->ask_period_ms;
     so.tls = tls;
     for (int i = 0; i < t->n_sentinels; i++) {
+        so.bind_ip = sh ? sh[i].ip : NULL;
+        so.announce_host = sh ? sh[i].name : NULL;
+        so.port = o->same_port && i > 0 ? t->sentinel[0].port : 0;
         if (fx_sentinel_start(&t->sentinel[i], &so) != 0) {
             fprintf(stderr, "fx_topology_start: sentinel %d failed to start\n", i);
             fx_topology_stop(t);
@@ -438,15 +487,16 @@ int fx_wait_master_change(fx_topology *t, int old_index, int timeout_ms)
     return -1;
 }
 
-int fx_sentinels_string(const fx_topology *t, char *buf, size_t len)
+static int sentinels_string(const fx_topology *t, char *buf, size_t len, int named)
 {
     size_t used = 0;
     if (!t || !buf || len == 0)
         return -1;
     buf[0] = '\0';
     for (int i = 0; i < t->n_sentinels; i++) {
-        int w = snprintf(buf + used, len - used, "%s127.0.0.1:%d", i ? "," : "",
-                         t->sentinel[i].port);
+        const fx_node *s = &t->sentinel[i];
+        int w = snprintf(buf + used, len - used, "%s%s:%d", i ? "," : "",
+                         named && s->name[0] ? s->name : fxi_node_host(s), s->port);
         if (w < 0 || (size_t)w >= len - used) {
             buf[0] = '\0';
             return -1;
@@ -456,10 +506,24 @@ int fx_sentinels_string(const fx_topology *t, char *buf, size_t len)
     return 0;
 }
 
+int fx_sentinels_string(const fx_topology *t, char *buf, size_t len)
+{
+    return sentinels_string(t, buf, len, 0);
+}
+
+int fx_sentinels_string_named(const fx_topology *t, char *buf, size_t len)
+{
+    return sentinels_string(t, buf, len, 1);
+}
+
 static void dump_node(const char *kind, int i, const fx_node *n)
 {
-    fprintf(stderr, "  == %s[%d] port %d pid %d role %c %s%s dir %s ==\n", kind, i, n->port,
-            (int)n->pid, n->role ? n->role : '-', n->running ? "running" : "not running",
+    char where[160] = "";
+    if (n->name[0] || strcmp(fxi_node_host(n), FXI_DEFAULT_HOST) != 0)
+        snprintf(where, sizeof(where), "%s%s%s ", n->name, n->name[0] ? " at " : "",
+                 fxi_node_host(n));
+    fprintf(stderr, "  == %s[%d] %sport %d pid %d role %c %s%s dir %s ==\n", kind, i, where,
+            n->port, (int)n->pid, n->role ? n->role : '-', n->running ? "running" : "not running",
             n->stopped ? " (SIGSTOPped)" : "", n->dir[0] ? n->dir : "(removed)");
     fx_node_dump(n);
 }
