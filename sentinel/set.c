@@ -256,6 +256,10 @@ static void refresh_snapshot(sp_set *s)
     }
 }
 
+/* Hand the step's result to a pool_create() waiting for it. A result that
+ * ends that wait also ends the watch's own retries: the creator is about to
+ * let go, and a retry racing it would be one more connection to a sentinel
+ * it gave up on. */
 static void report_result(sp_set *s, sp_watch *w, int rc)
 {
     pthread_mutex_lock(&s->mu);
@@ -263,6 +267,9 @@ static void report_result(sp_set *s, sp_watch *w, int rc)
     w->attempts++;
     if (rc == 0)
         atomic_store(&s->subscribing, 1);
+    int ends_wait = rc != 0 && (rc != POOL_ENOTMASTER || w->attempts >= START_ATTEMPTS);
+    if (w->starting && ends_wait)
+        w->next_resolve = INT64_MAX;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -732,6 +739,7 @@ static int wait_first(sp_set *s, sp_watch *w)
             break;
         pthread_cond_wait(&s->cv, &s->mu);
     }
+    w->starting = 0;
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -782,6 +790,7 @@ int spool_sentinel_source_open(const pool_options_t *o, spool_sink sink, spool_s
     }
     s->watches[s->nwatches++] = w;
     s->refs++;
+    w->starting = !o->lazy_start;
     pthread_mutex_unlock(&s->mu);
     if (o->lazy_start)
         atomic_store(&s->subscribing, 1);

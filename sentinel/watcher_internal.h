@@ -70,6 +70,7 @@ struct sp_watch {
     int gone;     /* the thread let go (or never had it) */
     int first_rc; /* result of the latest resolution; 1 until there is one */
     int attempts; /* resolutions tried so far */
+    int starting; /* pool_create() waits for first_rc */
     _Atomic int doubted; /* the pool asked to look again */
     _Atomic int stopped; /* stop() began: doubts are ignored */
 
