@@ -83,6 +83,21 @@ static void learn_replicas(sp_watch *w, const redisReply *r)
     sp_watch_replicas(w, list, kept);
 }
 
+/* Learn sentinels only from one whose answer for name names the writer a
+ * watch confirmed: a sentinel of another deployment would otherwise bring
+ * its peers along and win the next vote. */
+static int vouched(int i, const char *name, sp_watch **watches, size_t n)
+{
+    for (size_t q = 0; q < n; q++) {
+        const sp_watch *w = watches[q];
+        const sp_view *v = &w->views[i];
+        if (strcmp(w->master_name, name) == 0 && w->have_adopted && !v->foreign &&
+            v->step == w->step && spool_addr_equal(&v->answer, &w->adopted))
+            return 1;
+    }
+    return 0;
+}
+
 /* What a watch hears when sentinel i could not be asked at all: certificate
  * and TLS failures are news; anything else is "not reachable". */
 static int unreachable_rc(int rc)
@@ -154,8 +169,12 @@ static int ask_names(sp_set *s, int i, sp_watch **watches, size_t n, size_t *don
             learn_replicas(w, r[first[j] + 1 + (s->ask_sentinels ? 1 : 0)]);
     }
     if (rc == 0) {
-        for (size_t j = 0; j < nnames && s->ask_sentinels; j++)
-            learn_sentinels(s, r[first[j] + 1]);
+        for (size_t j = 0; j < nnames && s->ask_sentinels; j++) {
+            if (vouched(i, names[j], watches, k))
+                learn_sentinels(s, r[first[j] + 1]);
+            else
+                s->discover_soon = 1; /* once a writer is confirmed */
+        }
         for (size_t q = 0; q < ncmd; q++)
             freeReplyObject(r[q]);
     }

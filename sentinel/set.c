@@ -281,7 +281,8 @@ static void report_result(sp_set *s, sp_watch *w, int rc)
  * answer, an answer to check by vote) asks the next ones. */
 static void run_step(sp_set *s, sp_watch **due, size_t ndue)
 {
-    s->ask_sentinels = s->steps++ % DISCOVERY_EVERY == 0;
+    s->ask_sentinels = s->steps++ % DISCOVERY_EVERY == 0 || s->discover_soon;
+    s->discover_soon = 0;
     for (size_t k = 0; k < ndue; k++) {
         sp_watch_begin(due[k]);
         s->ask_sentinels |= due[k]->census;

@@ -150,6 +150,7 @@ struct pool_sentinel_set {
     int next_ask;   /* whose turn it is to answer the safety poll */
     uint64_t steps; /* resolution steps run */
     int ask_sentinels; /* this step also asks SENTINEL sentinels (discovery) */
+    int discover_soon; /* a step asked, but no confirmed writer vouched for the answer */
     uint64_t rng;   /* jitter */
     int64_t next_poll;
 

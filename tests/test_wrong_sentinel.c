@@ -1007,6 +1007,50 @@ static void test_refuted_promotions(void **state)
     verdict_end(&v, "refuted promotions");
 }
 
+/* A foreign deployment with three sentinels, one of them listed first: its
+ * SENTINEL sentinels names its two peers. A pool that learned them would
+ * count three foreign votes against A's three. The pool learns sentinels
+ * only from one whose answer names the writer it confirmed: B's peers are
+ * never added, B's sentinel is reported once, every write lands on A. */
+static void test_foreign_sentinel_with_peers(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(fx_topology_start(&f->a, NULL), 0);
+    fx_topology_opts bo;
+    memset(&bo, 0, sizeof(bo));
+    bo.n_replicas = -1;
+    fx_tls btls;
+    memset(&btls, 0, sizeof(btls));
+    if (fx_topology_tls_dir(&f->a) != NULL) {
+        btls.dir = fx_topology_tls_dir(&f->a);
+        bo.tls = &btls;
+    }
+    assert_int_equal(fx_topology_start(&f->b, &bo), 0);
+    char a_list[400], list[512];
+    assert_int_equal(fx_sentinels_string(&f->a, a_list, sizeof(a_list)), 0);
+    snprintf(list, sizeof(list), "127.0.0.1:%d,%s", f->b.sentinel[0].port, a_list);
+    pool_cfg(f, list);
+    f->cfg.o.sentinel_poll_ms = 200; /* several discovery rounds within the test */
+    assert_int_equal(pool_create(&f->cfg.o, &f->pool), 0);
+    assert_int_equal(pool_port(f->pool), f->a.data[0].port);
+    start_writers(f, "ws4");
+    fx_sleep_ms(3000); /* 15 polls: discovery runs at least once after the census */
+    stop_writers(f);
+    for (int k = 1; k < f->b.n_sentinels; k++)
+        if (st_wait_event(f->ev, 0, POOL_EVENT_SENTINEL_ADDED, f->b.sentinel[k].port, 0) >= 0)
+            fail_msg("the pool learned B's sentinel %d from B's sentinel 0",
+                     f->b.sentinel[k].port);
+    totals t = writer_totals(f);
+    long long b_keys = dbsize(&f->b.data[0]);
+    printf("MEASURE foreign sentinel with peers: %ld writes acknowledged, B DBSIZE %lld, "
+           "MISCONFIGURED %d, pool on %d\n",
+           t.acked, b_keys, count_type(f->ev, 0, SP_EV_MISCONFIGURED), pool_port(f->pool));
+    assert_true(t.acked > 0);
+    assert_int_equal(b_keys, 0);
+    assert_int_equal(count_type(f->ev, 0, SP_EV_MISCONFIGURED), 1);
+    assert_int_equal(pool_port(f->pool), f->a.data[0].port);
+}
+
 int main(void)
 {
     st_t0_ns = st_now_ns();
@@ -1015,6 +1059,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_sentinel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_false_promotions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuted_promotions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_sentinel_with_peers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
