@@ -3,8 +3,9 @@
  * connection each), for every watch on it: one per pool, any master name.
  * It acts on the first credible event, asks again after every
  * (re)subscribe, and polls for all names together in one round trip per
- * sentinel_poll_ms, spread over the sentinels in turn and jittered so a
- * fleet of processes does not poll in step. */
+ * sentinel_poll_ms to one sentinel (the last that answered; each process
+ * starts at a random one), jittered so a fleet of processes does not poll
+ * in step. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -295,12 +296,14 @@ static void run_step(sp_set *s, sp_watch **due, size_t ndue)
         return;
     }
     memcpy(pending, due, ndue * sizeof(*pending));
-    int start = s->next_ask % (s->nsentinels > 0 ? s->nsentinels : 1);
-    s->next_ask = start + 1;
+    int start = s->next_ask % (s->nsentinels > 0 ? s->nsentinels : 1), answered = -1;
     for (int k = 0; k < s->nsentinels && npending > 0; k++) {
         int i = (start + k) % s->nsentinels;
-        if (sp_ask(s, i, pending, npending) == POOL_ESHUTDOWN)
+        int rc = sp_ask(s, i, pending, npending);
+        if (rc == POOL_ESHUTDOWN)
             break;
+        if (rc == 0 && answered < 0)
+            answered = i;
         size_t kept = 0;
         for (size_t q = 0; q < npending; q++)
             if (sp_watch_need_more(pending[q]))
@@ -308,6 +311,16 @@ static void run_step(sp_set *s, sp_watch **due, size_t ndue)
         npending = kept;
     }
     free(pending);
+    /* The sentinel that answered first is asked next time too (Redis' client
+     * guidelines), and keeps the one query connection held; a vote's other
+     * connections are closed. A fleet is spread because each process starts
+     * at a random sentinel. */
+    s->next_ask = answered >= 0 ? answered : start + 1;
+    for (int i = 0; i < s->nsentinels; i++)
+        if (i != s->next_ask % s->nsentinels && s->sentinels[i].query != NULL) {
+            redisFree(s->sentinels[i].query);
+            s->sentinels[i].query = NULL;
+        }
     for (size_t k = 0; k < ndue; k++) {
         sp_watch *w = due[k];
         int rc = sp_watch_decide(w);
@@ -585,6 +598,8 @@ static int set_new(const pool_options_t *o, int refs, sp_set **out)
         sp_sentinel_add(s, list[i].host, list[i].port);
     free(list);
     list = NULL;
+    if (s->nsentinels > 0)
+        s->next_ask = (int)(s->rng % (uint64_t)s->nsentinels); /* see run_step() */
     if (pthread_create(&s->thread, NULL, set_main, s) != 0)
         goto fail;
     s->started = 1;

@@ -25,7 +25,7 @@
 typedef struct sp_sentinel {
     spool_addr addr;
     redisContext *sub;   /* pub/sub connection, NULL while down */
-    redisContext *query; /* kept open between queries, NULL until needed */
+    redisContext *query; /* kept open between polls (one sentinel at a time) */
     int64_t retry_at;    /* next subscribe attempt (monotonic ns) */
     int backoff_ms;      /* grows while it stays down */
     int alive;           /* last contact worked: report each loss once */
@@ -147,7 +147,7 @@ struct pool_sentinel_set {
     size_t nsnap, capsnap;
     sp_sentinel sentinels[SP_MAX_SENTINELS];
     int nsentinels;
-    int next_ask;   /* whose turn it is to answer the safety poll */
+    int next_ask;   /* who answers the next poll: the last that answered */
     uint64_t steps; /* resolution steps run */
     int ask_sentinels; /* this step also asks SENTINEL sentinels (discovery) */
     int discover_soon; /* a step asked, but no confirmed writer vouched for the answer */
