@@ -72,13 +72,14 @@
  * does); pool_create() warns when SIGPIPE is then still fatal.
  *
  * SHARED SENTINEL SET: a pool created with sentinels has a watcher of its
- * own (one thread; per sentinel one subscription and one query
- * connection). A process with many pools (one per master name, or several
- * per name) can share one instead: pool_sentinel_set_create(), then each
- * pool_create() with opts.sentinel_set. The set's thread serves every pool
- * on it: one subscription and one query connection per sentinel, and one
- * safety poll per sentinel_poll_ms (jittered, spread over the sentinels in
- * turn) asking for every master name in one round trip.
+ * own (one thread, a subscription to every sentinel, and one query
+ * connection kept open to the sentinel that answered last). A process with
+ * many pools (one per master name, or several per name) can share one
+ * instead: pool_sentinel_set_create(), then each pool_create() with
+ * opts.sentinel_set. The set's thread serves every pool on it with those
+ * same connections and one safety poll per sentinel_poll_ms (jittered up
+ * to +25 %) asking for every master name in one round trip. Each process
+ * starts at a random sentinel, so a fleet's polls are spread over them.
  *  - Lifetime: the set is reference-counted. pool_sentinel_set_release()
  *    may come before or after the pools are destroyed; the set stops when
  *    the caller released it and its last pool is gone.
@@ -411,8 +412,8 @@ POOL_EXPORT void pool_options_init(pool_options_t *opts);
  * respect to the pool it creates (nobody else has it yet). */
 POOL_EXPORT int pool_create(const pool_options_t *opts, pool_t **out);
 
-/* Create a sentinel set: one watcher thread, and per sentinel one
- * subscription and one query connection, for every pool created on it
+/* Create a sentinel set: one watcher thread, a subscription to every
+ * sentinel and one query connection, for every pool created on it
  * (pool_options_t.sentinel_set), whatever their number and master names.
  * Uses from opts: sentinels (required), sentinel_username,
  * sentinel_password, sentinel_timeout_ms, sentinel_poll_ms, sentinel_tls
