@@ -277,7 +277,7 @@ static void report_result(sp_set *s, sp_watch *w, int rc)
 
 /* ---- Asking the sentinels ----------------------------------------------------- */
 
-/* One resolution step for the due watches: the sentinel whose turn it is
+/* One resolution step for the due watches: the sentinel that answered last
  * answers for all of them in one round trip; a watch that needs more (no
  * answer, an answer to check by vote) asks the next ones. */
 static void run_step(sp_set *s, sp_watch **due, size_t ndue)
