@@ -349,8 +349,8 @@ void report_print(const bench_results *R, FILE *f)
         print_throughput(R, f);
     if (R->npol > 0)
         print_policies(R, f);
-    fprintf(f, "\n4. Failover delay: not measured here. build/failover_harness "
-               "(tests/harness/*.c) measures it against a real\n"
+    fprintf(f, "\n4. Failover delay: not measured here. build/sentinel-pool-check "
+               "(tools/check/*.c) measures it against a real\n"
                "   Sentinel topology (1 master, 2 replicas, 3 sentinels on loopback).\n");
     if (R->mem.conns > 0)
         print_memory(R, f);
@@ -490,7 +490,7 @@ void report_json(const bench_results *R, const char *path)
     jw_arr_end(&w);
 
     jw_obj(&w, "failover");
-    jw_str(&w, "measured_by", "build/failover_harness (tests/harness/*.c)");
+    jw_str(&w, "measured_by", "build/sentinel-pool-check (tools/check/*.c)");
     jw_obj_end(&w);
 
     const mem_result *m = &R->mem;

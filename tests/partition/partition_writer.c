@@ -1,6 +1,6 @@
 /*
  * partition_writer.c: one side's application in the network partition
- * scenario (scripts/netns-partition.sh, see tests/harness/README.md).
+ * scenario (scripts/netns-partition.sh, see tools/check/README.md).
  *
  * The script runs one copy inside each client network namespace (the
  * minority side, with the master's host, and the majority side). Each copy
@@ -14,7 +14,7 @@
  * Writer w of side S owns np:S:cnt:<w> and np:S:log:<w>. One write is
  * MULTI; INCR cnt; RPUSH log <seq>; EXEC in one round trip, retried with the
  * same seq until acknowledged, so the acknowledged seqs are exactly
- * 1..acked (as in the failover harness, tests/harness/writer.c).
+ * 1..acked (as in the failover harness, tools/check/writer.c).
  *
  * Times are CLOCK_REALTIME microseconds, so that they compare with the
  * script's $EPOCHREALTIME marks across processes and namespaces.

@@ -904,7 +904,7 @@ int h_plot_write(h_run *r, int failed)
             "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" "
             "font-size=\"11\">\n",
             W, H, W, H);
-    fputs("<title>failover_harness timeline</title>\n"
+    fputs("<title>sentinel-pool-check timeline</title>\n"
           "<style>.grid line{stroke:#e6e6e6;stroke-width:1}.ax{stroke:#666}"
           ".tick text{text-anchor:middle;fill:#444}.ytick text{text-anchor:end;fill:#444}"
           ".lbl{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}</style>\n"
@@ -950,7 +950,7 @@ int h_plot_write(h_run *r, int failed)
     rc = 0;
 out:
     if (rc != 0)
-        fprintf(stderr, "failover_harness: could not write the timeline %s\n", r->o.plot);
+        fprintf(stderr, "sentinel-pool-check: could not write the timeline %s\n", r->o.plot);
     free(p->pe);
     free(p->m);
     free(p->ok);

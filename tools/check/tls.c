@@ -14,7 +14,7 @@ int h_tls_check(void)
     if (fx_tls_available() && pool_tls_available())
         return 0;
     fprintf(stderr,
-            "failover_harness: --tls: this build has no TLS (hiredis %d.%d without hiredis_ssl "
+            "sentinel-pool-check: --tls: this build has no TLS (hiredis %d.%d without hiredis_ssl "
             "at build time); build against hiredis >= 1.0 with hiredis_ssl\n",
             HIREDIS_MAJOR, HIREDIS_MINOR);
     return -1;

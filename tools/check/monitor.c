@@ -240,7 +240,7 @@ static void *monitor_main(void *arg)
             pthread_mutex_lock(&r->out_mu);
             clear_status(r);
             fprintf(stderr,
-                    "\nfailover_harness: WATCHDOG: the run exceeded its time budget "
+                    "\nsentinel-pool-check: WATCHDOG: the run exceeded its time budget "
                     "(--timeout %d s) during phase: %s\n",
                     r->o.timeout_s, r->phase);
             for (int i = 0; i < r->o.writers; i++)

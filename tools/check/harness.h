@@ -1,5 +1,5 @@
 /*
- * harness.h: the failover harness (build/failover_harness), shared types.
+ * harness.h: the failover harness (build/sentinel-pool-check), shared types.
  *
  * The harness starts a real topology through the test fixture, creates a
  * pool through the public API only, runs writer threads against it and

@@ -324,7 +324,7 @@ int h_writers_stop(h_run *r, int timeout_ms)
         int rc = pthread_timedjoin_np(w->thread, NULL, &dl);
         if (rc != 0) {
             stuck++;
-            fprintf(stderr, "failover_harness: writer %d did not stop within %d ms (%s)\n", i,
+            fprintf(stderr, "sentinel-pool-check: writer %d did not stop within %d ms (%s)\n", i,
                     timeout_ms, strerror(rc));
             continue;
         }

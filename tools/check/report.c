@@ -210,7 +210,7 @@ int h_report(h_run *r)
     for (int k = 0; k < H_KINDS; k++)
         ks[k].outages = calloc((size_t)nw * (size_t)r->n_buckets + 1, sizeof(double));
     if (outages == NULL || sums == NULL) {
-        fprintf(stderr, "failover_harness: out of memory for the report\n");
+        fprintf(stderr, "sentinel-pool-check: out of memory for the report\n");
         return 1;
     }
     for (int b = 0; b < r->n_buckets; b++) {
@@ -253,7 +253,7 @@ int h_report(h_run *r)
         failed += !v[i].pass;
 
     /* Summary table: one line per bucket. Times are seconds after the trigger. */
-    printf("\n== failover_harness summary (%s, hiredis %d.%d%s): %d writers, %d events, final "
+    printf("\n== sentinel-pool-check summary (%s, hiredis %d.%d%s): %d writers, %d events, final "
            "master 127.0.0.1:%d ==\n",
            r->server, HIREDIS_MAJOR, HIREDIS_MINOR, r->o.tls ? ", TLS" : "", nw,
            r->n_buckets - 2, r->final_master_port);

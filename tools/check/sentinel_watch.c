@@ -356,7 +356,7 @@ void h_swatch_stop(h_run *r)
     atomic_store(&sw->stop, 1);
     int rc = pthread_join(sw->thread, NULL);
     if (rc != 0)
-        fprintf(stderr, "failover_harness: sentinel watch: pthread_join: %s\n", strerror(rc));
+        fprintf(stderr, "sentinel-pool-check: sentinel watch: pthread_join: %s\n", strerror(rc));
     sw->started = 0;
 }
 

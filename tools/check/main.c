@@ -1,4 +1,4 @@
-/* main.c: failover_harness entry point: options, the run, the verdict.
+/* main.c: sentinel-pool-check entry point: options, the run, the verdict.
  *
  * Exit status: 0 every invariant held; 1 an invariant failed; 2 usage or
  * setup error (topology, pool); 3 the watchdog aborted a hung run. */
@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: failover_harness [options]\n"
+            "usage: sentinel-pool-check [options]\n"
             "Starts 1 master, 2 replicas and 3 sentinels on 127.0.0.1 (test fixture), a pool\n"
             "through the public API, writer threads, and injects failovers; checks that no\n"
             "READONLY reaches a writer after the pool switched, counts lost and duplicated\n"
@@ -92,7 +92,7 @@ static int parse_plan(const char *list, h_opts *o)
         if (len > 0) {
             if (o->n_plan_kinds >= (int)(sizeof(o->plan_kinds) / sizeof(o->plan_kinds[0])) ||
                 kind_from_name(p, len, &o->plan_kinds[o->n_plan_kinds]) != 0) {
-                fprintf(stderr, "failover_harness: unknown or too many scenarios in '%s'\n",
+                fprintf(stderr, "sentinel-pool-check: unknown or too many scenarios in '%s'\n",
                         list);
                 return -1;
             }
@@ -160,7 +160,7 @@ static int parse_args(int argc, char **argv, h_opts *o)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "failover_harness: unexpected argument '%s'\n", argv[optind]);
+        fprintf(stderr, "sentinel-pool-check: unexpected argument '%s'\n", argv[optind]);
         bad = 1;
     }
     if (!bad && o->demo && scenario == NULL) {
@@ -170,7 +170,7 @@ static int parse_args(int argc, char **argv, h_opts *o)
     if (!bad && parse_plan(scenario ? scenario : "graceful,crash,freeze", o) != 0)
         bad = 1;
     if (!bad && o->n_plan_kinds * o->failovers > H_MAX_PLAN) {
-        fprintf(stderr, "failover_harness: at most %d events\n", H_MAX_PLAN);
+        fprintf(stderr, "sentinel-pool-check: at most %d events\n", H_MAX_PLAN);
         bad = 1;
     }
     if (bad) {
@@ -261,7 +261,7 @@ int main(int argc, char **argv)
     r->plog_cap = 4096;
     r->plog = calloc((size_t)r->plog_cap, sizeof(h_pool_event));
     if (r->ev == NULL || r->plog == NULL) {
-        fprintf(stderr, "failover_harness: out of memory\n");
+        fprintf(stderr, "sentinel-pool-check: out of memory\n");
         return 2;
     }
     r->ev[0].kind = H_START;
@@ -274,7 +274,7 @@ int main(int argc, char **argv)
     }
     atomic_store(&r->deadline, r->t0 + (int64_t)o->timeout_s * 1000000000);
     if (h_monitor_start(r) != 0) {
-        fprintf(stderr, "failover_harness: cannot start the monitor thread\n");
+        fprintf(stderr, "sentinel-pool-check: cannot start the monitor thread\n");
         return 2;
     }
 
@@ -298,13 +298,13 @@ int main(int argc, char **argv)
     fx_tls tls;
     if (o->tls) {
         if (h_tls_setup(r, &tls) != 0) {
-            fprintf(stderr, "failover_harness: --tls: cannot make the certificates\n");
+            fprintf(stderr, "sentinel-pool-check: --tls: cannot make the certificates\n");
             return 2;
         }
         to.tls = &tls;
     }
     if (fx_topology_start(&r->topo, &to) != 0) {
-        fprintf(stderr, "failover_harness: the topology did not start\n");
+        fprintf(stderr, "sentinel-pool-check: the topology did not start\n");
         h_tls_cleanup(r);
         return 2;
     }
@@ -320,7 +320,7 @@ int main(int argc, char **argv)
           r->server, o->tls ? ", TLS only" : "", r->topo.data[0].port, r->topo.data[1].port,
           r->topo.data[2].port, r->sentinels);
     if (h_swatch_start(r) != 0) {
-        fprintf(stderr, "failover_harness: cannot start the sentinel watch\n");
+        fprintf(stderr, "sentinel-pool-check: cannot start the sentinel watch\n");
         fx_topology_stop(&r->topo);
         h_tls_cleanup(r);
         return 2;
@@ -331,7 +331,7 @@ int main(int argc, char **argv)
     po.master_name = r->topo.master_name;
     po.sentinels = r->sentinels;
     po.max_connections = o->writers * 2 > 16 ? o->writers * 2 : 16;
-    po.client_name = "failover_harness";
+    po.client_name = "sentinel-pool-check";
     po.event_fn = h_event_cb;
     po.event_userdata = r;
     if (o->verbose) {
@@ -344,7 +344,7 @@ int main(int argc, char **argv)
     pool_t *pool = NULL;
     int rc = pool_create(&po, &pool);
     if (rc != 0) {
-        fprintf(stderr, "failover_harness: pool_create: %s (%s)\n", pool_err_name(rc),
+        fprintf(stderr, "sentinel-pool-check: pool_create: %s (%s)\n", pool_err_name(rc),
                 pool_strerror(rc));
         h_swatch_free(r);
         fx_topology_stop(&r->topo);
@@ -360,7 +360,7 @@ int main(int argc, char **argv)
               r->sentinels, r->topo.master_name);
 
     if (h_writers_start(r) != 0) {
-        fprintf(stderr, "failover_harness: cannot start the writers\n");
+        fprintf(stderr, "sentinel-pool-check: cannot start the writers\n");
         r->writers_stuck = h_writers_stop(r, 15000);
         destroy_pool(r);
         h_swatch_free(r);
@@ -399,7 +399,7 @@ int main(int argc, char **argv)
     if (r->writers_stuck) {
         /* A stuck writer may still be inside the pool: do not destroy it
          * under its feet. Report and leave; the servers die with us. */
-        fprintf(stderr, "failover_harness: FAIL: %d writer threads stuck\n", r->writers_stuck);
+        fprintf(stderr, "sentinel-pool-check: FAIL: %d writer threads stuck\n", r->writers_stuck);
         fx_topology_stop(&r->topo);
         h_tls_cleanup(r);
         fflush(NULL);
