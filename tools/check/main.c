@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "inspect.h"
 
 static void usage(FILE *f)
 {
@@ -221,6 +222,8 @@ static void destroy_pool(h_run *r)
 
 int main(int argc, char **argv)
 {
+    if (ck_is_deployment_mode(argc, argv))
+        return ck_inspect_main(argc, argv); /* an existing deployment, read-only */
     static h_run run; /* large (writers), and the watchdog may outlive main's frame */
     h_run *r = &run;
     h_opts *o = &r->o;

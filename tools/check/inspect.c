@@ -1,0 +1,520 @@
+/* inspect.c: the deployment mode, read-only (see inspect.h). Asks every
+ * listed sentinel what it monitors under the name, then every data node
+ * what it is, through the library's own connect, TLS and parsers (the same
+ * code the pool runs), and reports what disagrees. Sends nothing that
+ * changes state. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inspect.h"
+#include "pool/addr.h"
+#include "pool/net.h"
+#include "pool/role.h"
+#include "pool/tls.h"
+#include "sentinel/parse.h"
+#include "sentinel_pool.h"
+
+#define CK_MAX_SENTINELS 16
+#define CK_MAX_NODES 32
+#define CK_MAX_WARNINGS 64
+
+typedef struct ck_sentinel {
+    spool_addr addr;
+    int rc; /* 0: answered */
+    spool_addr master;
+    int has_master;
+    char flags[128];
+    long long quorum, down_after_ms, failover_timeout_ms, others;
+    int ckquorum_ok;
+    char ckquorum[200];
+    sp_instance *replicas;
+    size_t nreplicas;
+} ck_sentinel;
+
+typedef struct ck_node {
+    spool_addr addr;
+    int rc;
+    spool_role role;
+    char read_only[16];    /* replica-read-only, "?" when CONFIG is refused */
+    char min_replicas[16]; /* min-replicas-to-write */
+} ck_node;
+
+typedef struct ck_run {
+    pool_options_t o;
+    int timeout_ms;
+    long long lag_warn;
+    spool_tls *tls;
+    ck_sentinel s[CK_MAX_SENTINELS];
+    int ns;
+    ck_node n[CK_MAX_NODES];
+    int nn;
+    spool_addr master; /* the majority's answer */
+    int master_votes;
+    char warnings[CK_MAX_WARNINGS][256];
+    int nw;
+} ck_run;
+
+static void warn(ck_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(ck_run *r, const char *fmt, ...)
+{
+    if (r->nw >= CK_MAX_WARNINGS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->warnings[r->nw++], sizeof(r->warnings[0]), fmt, ap);
+    va_end(ap);
+}
+
+int ck_is_deployment_mode(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--sentinels") == 0 || strncmp(argv[i], "--sentinels=", 12) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- Talking to a server -------------------------------------------------------- */
+
+static int open_and_login(ck_run *r, const spool_addr *a, int sentinel, redisContext **out)
+{
+    int64_t deadline = spool_deadline_ms(r->timeout_ms);
+    const spool_tls *tls = (sentinel ? r->o.sentinel_tls : r->o.tls) ? r->tls : NULL;
+    int rc = spool_connect(a->host, a->port, deadline, r->timeout_ms, tls, out);
+    if (rc != 0)
+        return rc;
+    const char *user = sentinel ? r->o.sentinel_username : r->o.username;
+    const char *pass = sentinel ? r->o.sentinel_password : r->o.password;
+    if (pass == NULL)
+        return 0;
+    spool_cmd auth = user != NULL ? (spool_cmd){3, {"AUTH", user, pass}}
+                                  : (spool_cmd){2, {"AUTH", pass}};
+    redisReply *rep = NULL;
+    rc = spool_roundtrip(*out, deadline, -1, 1, &auth, &rep, 0);
+    if (rc == 0 && rep->type == REDIS_REPLY_ERROR)
+        rc = POOL_EAUTH;
+    if (rep != NULL)
+        freeReplyObject(rep);
+    if (rc != 0) {
+        redisFree(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The value after key in a flat [k1, v1, k2, v2, ...] reply, or NULL. */
+static const redisReply *kv(const redisReply *r, const char *key)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i];
+        if (spool_reply_is_str(k) && k->len == strlen(key) && memcmp(k->str, key, k->len) == 0)
+            return r->element[i + 1];
+    }
+    return NULL;
+}
+
+static long long kv_ll(const redisReply *r, const char *key)
+{
+    long long v = -1;
+    const redisReply *e = kv(r, key);
+    if (e == NULL || spool_reply_ll(e, &v) != 0)
+        return -1;
+    return v;
+}
+
+/* ---- Sentinels -------------------------------------------------------------------- */
+
+static void ask_sentinel(ck_run *r, ck_sentinel *s)
+{
+    redisContext *c = NULL;
+    s->rc = open_and_login(r, &s->addr, 1, &c);
+    if (s->rc != 0)
+        return;
+    const char *name = r->o.master_name;
+    spool_cmd cmds[4] = {
+        {3, {"SENTINEL", "get-master-addr-by-name", name}},
+        {3, {"SENTINEL", "master", name}},
+        {3, {"SENTINEL", "replicas", name}},
+        {3, {"SENTINEL", "ckquorum", name}},
+    };
+    redisReply *rep[4] = {NULL};
+    s->rc = spool_roundtrip(c, spool_deadline_ms(r->timeout_ms), -1, 4, cmds, rep, 0);
+    if (s->rc == 0) {
+        s->rc = sp_parse_master_addr_reply(rep[0], &s->master);
+        s->has_master = s->rc == 0;
+        const redisReply *f = kv(rep[1], "flags");
+        snprintf(s->flags, sizeof(s->flags), "%s", f && spool_reply_is_str(f) ? f->str : "?");
+        s->quorum = kv_ll(rep[1], "quorum");
+        s->down_after_ms = kv_ll(rep[1], "down-after-milliseconds");
+        s->failover_timeout_ms = kv_ll(rep[1], "failover-timeout");
+        s->others = kv_ll(rep[1], "num-other-sentinels");
+        if (s->rc == 0 && sp_parse_instances_reply(rep[2], &s->replicas, &s->nreplicas) != 0) {
+            s->replicas = NULL;
+            s->nreplicas = 0;
+        }
+        s->ckquorum_ok = rep[3]->type == REDIS_REPLY_STATUS;
+        snprintf(s->ckquorum, sizeof(s->ckquorum), "%.*s",
+                 spool_reply_is_str(rep[3]) || rep[3]->type == REDIS_REPLY_ERROR
+                     ? (int)rep[3]->len
+                     : 1,
+                 spool_reply_is_str(rep[3]) || rep[3]->type == REDIS_REPLY_ERROR ? rep[3]->str
+                                                                                   : "?");
+        for (int i = 0; i < 4; i++)
+            freeReplyObject(rep[i]);
+    }
+    redisFree(c);
+}
+
+/* The answer most sentinels gave; ties go to the first listed. */
+static void vote(ck_run *r)
+{
+    for (int i = 0; i < r->ns; i++) {
+        if (!r->s[i].has_master)
+            continue;
+        int votes = 0;
+        for (int j = 0; j < r->ns; j++)
+            votes += r->s[j].has_master && spool_addr_equal(&r->s[j].master, &r->s[i].master);
+        if (votes > r->master_votes) {
+            r->master_votes = votes;
+            r->master = r->s[i].master;
+        }
+    }
+}
+
+static int listed_in(const ck_sentinel *s, const spool_addr *a)
+{
+    for (size_t k = 0; k < s->nreplicas; k++)
+        if (spool_addr_equal(&s->replicas[k].addr, a))
+            return 1;
+    return 0;
+}
+
+static void judge_sentinels(ck_run *r)
+{
+    char buf[SPOOL_HOST_MAX + 8];
+    for (int i = 0; i < r->ns; i++) {
+        ck_sentinel *s = &r->s[i];
+        const char *who = spool_addr_format(s->addr.host, s->addr.port, buf, sizeof(buf));
+        if (s->rc != 0 && s->rc != POOL_EUNKNOWNMASTER) {
+            warn(r, "sentinel %s: %s", who, pool_strerror(s->rc));
+            continue;
+        }
+        if (s->rc == POOL_EUNKNOWNMASTER) {
+            warn(r, "sentinel %s does not monitor \"%s\"", who, r->o.master_name);
+            continue;
+        }
+        if (!spool_addr_equal(&s->master, &r->master)) {
+            /* Another deployment under the same name, or one that has not
+             * heard of a failover: its replicas tell which. */
+            int shared = 0;
+            for (int j = 0; j < r->ns && !shared; j++)
+                for (size_t k = 0; k < s->nreplicas && !shared; k++)
+                    shared = j != i && listed_in(&r->s[j], &s->replicas[k].addr);
+            warn(r,
+                 "sentinel %s names %s:%d as master, %d other(s) name %s:%d%s", who,
+                 s->master.host, s->master.port, r->master_votes, r->master.host,
+                 r->master.port,
+                 shared ? " (a stale view?)"
+                        : ": it monitors another deployment under the same name");
+        }
+        if (!s->ckquorum_ok)
+            warn(r, "sentinel %s: SENTINEL CKQUORUM says: %s", who, s->ckquorum);
+        if (s->quorum > 0 && s->others >= 0 && s->quorum > s->others + 1)
+            warn(r, "sentinel %s: quorum %lld is more than the %lld sentinels it knows", who,
+                 s->quorum, s->others + 1);
+    }
+}
+
+/* ---- Data nodes ------------------------------------------------------------------- */
+
+static void config_get(redisContext *c, int timeout_ms, const char *key, char *out, size_t len)
+{
+    const char *argv[] = {"CONFIG", "GET", key};
+    redisReply *rep = NULL;
+    snprintf(out, len, "?");
+    if (spool_command(c, spool_deadline_ms(timeout_ms), -1, &rep, 3, argv) != 0)
+        return;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && spool_reply_is_str(rep->element[1]))
+        snprintf(out, len, "%s", rep->element[1]->str);
+    freeReplyObject(rep);
+}
+
+static void ask_node(ck_run *r, ck_node *n)
+{
+    redisContext *c = NULL;
+    n->rc = open_and_login(r, &n->addr, 0, &c);
+    snprintf(n->read_only, sizeof(n->read_only), "?");
+    snprintf(n->min_replicas, sizeof(n->min_replicas), "?");
+    if (n->rc != 0)
+        return;
+    const char *argv[] = {"ROLE"};
+    redisReply *rep = NULL;
+    n->rc = spool_command(c, spool_deadline_ms(r->timeout_ms), -1, &rep, 1, argv);
+    if (n->rc == 0) {
+        n->rc = rep->type == REDIS_REPLY_ERROR ? POOL_EAUTH : spool_role_parse(rep, &n->role);
+        freeReplyObject(rep);
+    }
+    if (n->rc == 0) {
+        config_get(c, r->timeout_ms, "replica-read-only", n->read_only, sizeof(n->read_only));
+        config_get(c, r->timeout_ms, "min-replicas-to-write", n->min_replicas,
+                   sizeof(n->min_replicas));
+    }
+    redisFree(c);
+}
+
+static void add_node(ck_run *r, const spool_addr *a)
+{
+    for (int i = 0; i < r->nn; i++)
+        if (spool_addr_equal(&r->n[i].addr, a))
+            return;
+    if (r->nn < CK_MAX_NODES)
+        r->n[r->nn++].addr = *a;
+}
+
+static void judge_nodes(ck_run *r)
+{
+    const ck_node *m = &r->n[0];
+    for (int i = 0; i < r->nn; i++) {
+        const ck_node *n = &r->n[i];
+        if (n->rc != 0) {
+            warn(r, "node %s:%d: %s", n->addr.host, n->addr.port, pool_strerror(n->rc));
+            continue;
+        }
+        if (i == 0) {
+            if (n->role.kind != SPOOL_ROLE_MASTER)
+                warn(r, "the sentinels' master %s:%d says its ROLE is not master",
+                     n->addr.host, n->addr.port);
+            if (strcmp(n->min_replicas, "0") == 0)
+                warn(r, "master %s:%d: min-replicas-to-write 0: in a partition the old master "
+                        "keeps acknowledging writes that the failover then discards",
+                     n->addr.host, n->addr.port);
+            continue;
+        }
+        if (n->role.kind != SPOOL_ROLE_REPLICA) {
+            warn(r, "node %s:%d is listed as a replica but its ROLE is not replica",
+                 n->addr.host, n->addr.port);
+            continue;
+        }
+        spool_addr its = {.port = n->role.master_port};
+        snprintf(its.host, sizeof(its.host), "%s", n->role.master_host);
+        if (!spool_addr_equal(&its, &m->addr))
+            warn(r, "replica %s:%d replicates from %s:%d, not from the master %s:%d",
+                 n->addr.host, n->addr.port, its.host, its.port, m->addr.host, m->addr.port);
+        if (strcmp(n->role.link_state, "connected") != 0)
+            warn(r, "replica %s:%d: link to its master is %s", n->addr.host, n->addr.port,
+                 n->role.link_state);
+        if (strcmp(n->read_only, "no") == 0)
+            warn(r, "replica %s:%d has replica-read-only no: writes sent to it succeed and are "
+                    "lost at the next sync",
+                 n->addr.host, n->addr.port);
+        if (m->rc == 0 && m->role.kind == SPOOL_ROLE_MASTER && n->role.offset >= 0 &&
+            m->role.offset - n->role.offset > r->lag_warn)
+            warn(r, "replica %s:%d is %lld bytes behind the master", n->addr.host, n->addr.port,
+                 m->role.offset - n->role.offset);
+    }
+}
+
+/* ---- The report --------------------------------------------------------------------- */
+
+static void print_report(const ck_run *r)
+{
+    char buf[SPOOL_HOST_MAX + 8], mbuf[SPOOL_HOST_MAX + 8];
+    printf("master name \"%s\": %d of %d sentinels name %s\n\n", r->o.master_name,
+           r->master_votes, r->ns,
+           r->master_votes ? spool_addr_format(r->master.host, r->master.port, buf, sizeof(buf))
+                           : "no master");
+    printf("%-28s %-8s %-28s %6s %9s %10s %7s  %s\n", "SENTINEL", "STATE", "NAMES MASTER",
+           "QUORUM", "DOWN-AFTER", "FO-TIMEOUT", "OTHERS", "CKQUORUM");
+    for (int i = 0; i < r->ns; i++) {
+        const ck_sentinel *s = &r->s[i];
+        spool_addr_format(s->addr.host, s->addr.port, buf, sizeof(buf));
+        if (s->rc != 0) {
+            printf("%-28s %-8s %s\n", buf, "ERROR", pool_strerror(s->rc));
+            continue;
+        }
+        printf("%-28s %-8s %-28s %6lld %9lld %10lld %7lld  %s\n", buf, "ok",
+               spool_addr_format(s->master.host, s->master.port, mbuf, sizeof(mbuf)), s->quorum,
+               s->down_after_ms, s->failover_timeout_ms, s->others, s->ckquorum);
+    }
+    if (r->master_votes == 0)
+        return; /* nothing to ask the nodes about */
+    printf("\n%-28s %-8s %-28s %14s %12s %9s %12s\n", "NODE", "ROLE", "REPLICA OF", "OFFSET",
+           "LAG (bytes)", "READ-ONLY", "MIN-REPLICAS");
+    for (int i = 0; i < r->nn; i++) {
+        const ck_node *n = &r->n[i];
+        spool_addr_format(n->addr.host, n->addr.port, buf, sizeof(buf));
+        if (n->rc != 0) {
+            printf("%-28s %-8s %s\n", buf, "ERROR", pool_strerror(n->rc));
+            continue;
+        }
+        const char *role = n->role.kind == SPOOL_ROLE_MASTER    ? "master"
+                           : n->role.kind == SPOOL_ROLE_REPLICA ? "replica"
+                                                                : "other";
+        if (n->role.kind == SPOOL_ROLE_REPLICA) {
+            char lag[24] = "-"; /* unknown until the replica has synced */
+            if (r->n[0].rc == 0 && n->role.offset >= 0)
+                snprintf(lag, sizeof(lag), "%lld", r->n[0].role.offset - n->role.offset);
+            printf("%-28s %-8s %-28s %14lld %12s %9s %12s\n", buf, role,
+                   spool_addr_format(n->role.master_host, n->role.master_port, mbuf,
+                                     sizeof(mbuf)),
+                   n->role.offset, lag, n->read_only, n->min_replicas);
+        } else {
+            printf("%-28s %-8s %-28s %14lld %12s %9s %12s\n", buf, role, "-", n->role.offset,
+                   "-", n->read_only, n->min_replicas);
+        }
+    }
+    printf("\n");
+    if (r->nw == 0)
+        printf("no warnings\n");
+    for (int i = 0; i < r->nw; i++)
+        printf("WARNING: %s\n", r->warnings[i]);
+}
+
+/* ---- Options and the run ---------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sentinel-pool-check --sentinels HOST:PORT,... --master-name NAME [options]\n"
+            "Deployment mode, read-only: what each sentinel and each data node says.\n"
+            "  --user U / --password P                  data nodes (as the pool's username/password)\n"
+            "  --sentinel-user U / --sentinel-password P  sentinels\n"
+            "  --tls / --sentinel-tls                   TLS to data nodes / to sentinels\n"
+            "  --tls-ca-file F --tls-cert-file F --tls-key-file F --tls-server-name N\n"
+            "  --timeout-ms MS                          per server, connect included [2000]\n"
+            "  --lag-warn-bytes N                       warn for replicas further behind [1048576]\n"
+            "Exit: 0 no warning, 1 warnings, 2 could not inspect.\n");
+}
+
+static int parse(int argc, char **argv, ck_run *r)
+{
+    enum {
+        O_SENTINELS = 1000, O_NAME, O_USER, O_PASS, O_SUSER, O_SPASS, O_TLS, O_STLS, O_CA,
+        O_CERT, O_KEY, O_SNI, O_TIMEOUT, O_LAG, O_HELP
+    };
+    static const struct option longopts[] = {
+        {"sentinels", required_argument, NULL, O_SENTINELS},
+        {"master-name", required_argument, NULL, O_NAME},
+        {"user", required_argument, NULL, O_USER},
+        {"password", required_argument, NULL, O_PASS},
+        {"sentinel-user", required_argument, NULL, O_SUSER},
+        {"sentinel-password", required_argument, NULL, O_SPASS},
+        {"tls", no_argument, NULL, O_TLS},
+        {"sentinel-tls", no_argument, NULL, O_STLS},
+        {"tls-ca-file", required_argument, NULL, O_CA},
+        {"tls-cert-file", required_argument, NULL, O_CERT},
+        {"tls-key-file", required_argument, NULL, O_KEY},
+        {"tls-server-name", required_argument, NULL, O_SNI},
+        {"timeout-ms", required_argument, NULL, O_TIMEOUT},
+        {"lag-warn-bytes", required_argument, NULL, O_LAG},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    pool_options_init(&r->o);
+    r->timeout_ms = 2000;
+    r->lag_warn = 1048576;
+    int opt, bad = 0;
+    char *end;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case O_SENTINELS: r->o.sentinels = optarg; break;
+        case O_NAME: r->o.master_name = optarg; break;
+        case O_USER: r->o.username = optarg; break;
+        case O_PASS: r->o.password = optarg; break;
+        case O_SUSER: r->o.sentinel_username = optarg; break;
+        case O_SPASS: r->o.sentinel_password = optarg; break;
+        case O_TLS: r->o.tls = 1; break;
+        case O_STLS: r->o.sentinel_tls = 1; break;
+        case O_CA: r->o.tls_ca_file = optarg; break;
+        case O_CERT: r->o.tls_cert_file = optarg; break;
+        case O_KEY: r->o.tls_key_file = optarg; break;
+        case O_SNI: r->o.tls_server_name = optarg; break;
+        case O_TIMEOUT:
+            errno = 0;
+            r->timeout_ms = (int)strtol(optarg, &end, 10);
+            bad |= errno || *end || r->timeout_ms < 1 || r->timeout_ms > 600000;
+            break;
+        case O_LAG:
+            errno = 0;
+            r->lag_warn = strtoll(optarg, &end, 10);
+            bad |= errno || *end || r->lag_warn < 0;
+            break;
+        case 'h':
+        case O_HELP: usage(stdout); exit(0);
+        default: bad = 1;
+        }
+    }
+    if (optind < argc || r->o.sentinels == NULL || r->o.master_name == NULL ||
+        !sp_valid_name(r->o.master_name, strlen(r->o.master_name)))
+        bad = 1;
+    spool_addr *list = NULL;
+    size_t n = 0;
+    if (!bad && spool_addr_list_parse(r->o.sentinels, &list, &n) != 0) {
+        fprintf(stderr, "sentinel-pool-check: cannot parse --sentinels \"%s\"\n", r->o.sentinels);
+        bad = 1;
+    }
+    for (size_t i = 0; i < n && r->ns < CK_MAX_SENTINELS; i++)
+        r->s[r->ns++].addr = list[i];
+    free(list);
+    if (bad) {
+        usage(stderr);
+        return -1;
+    }
+    if (r->o.tls || r->o.sentinel_tls) {
+        char err[256] = "";
+        int rc = spool_tls_new(&r->o, NULL, NULL, &r->tls, err, sizeof(err));
+        if (rc != 0) {
+            fprintf(stderr, "sentinel-pool-check: TLS: %s %s\n", pool_strerror(rc), err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ck_inspect_main(int argc, char **argv)
+{
+    ck_run *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        fprintf(stderr, "sentinel-pool-check: out of memory\n");
+        return 2;
+    }
+    int status = 2;
+    if (parse(argc, argv, r) != 0)
+        goto out;
+    for (int i = 0; i < r->ns; i++)
+        ask_sentinel(r, &r->s[i]);
+    vote(r);
+    if (r->master_votes == 0) {
+        int unknown = 0;
+        for (int i = 0; i < r->ns; i++)
+            unknown += r->s[i].rc == POOL_EUNKNOWNMASTER;
+        fprintf(stderr, "sentinel-pool-check: %s\n",
+                unknown ? "no sentinel knows this master name"
+                        : "no sentinel answered (see the table)");
+        print_report(r);
+        goto out;
+    }
+    judge_sentinels(r);
+    add_node(r, &r->master);
+    for (int i = 0; i < r->ns; i++)
+        if (r->s[i].rc == 0 && spool_addr_equal(&r->s[i].master, &r->master))
+            for (size_t k = 0; k < r->s[i].nreplicas; k++)
+                add_node(r, &r->s[i].replicas[k].addr);
+    for (int i = 0; i < r->nn; i++)
+        ask_node(r, &r->n[i]);
+    judge_nodes(r);
+    print_report(r);
+    status = r->n[0].rc == POOL_EAUTH ? 2 : r->nw > 0 ? 1 : 0;
+out:
+    for (int i = 0; i < r->ns; i++)
+        sp_instances_free(r->s[i].replicas);
+    spool_tls_free(r->tls);
+    free(r);
+    return status;
+}
