@@ -57,7 +57,15 @@ typedef struct ck_run {
     int master_votes;
     char warnings[CK_MAX_WARNINGS][256];
     int nw;
+    char notes[8][256]; /* worth knowing, not a misconfiguration: no effect on the exit */
+    int nnotes;
 } ck_run;
+
+/* pool_strerror() speaks of checkouts for POOL_ETIMEDOUT; here it is a server. */
+static const char *why(int rc)
+{
+    return rc == POOL_ETIMEDOUT ? "no answer within --timeout-ms" : pool_strerror(rc);
+}
 
 static void warn(ck_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(ck_run *r, const char *fmt, ...)
@@ -67,6 +75,17 @@ static void warn(ck_run *r, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->warnings[r->nw++], sizeof(r->warnings[0]), fmt, ap);
+    va_end(ap);
+}
+
+static void note(ck_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(ck_run *r, const char *fmt, ...)
+{
+    if (r->nnotes >= (int)(sizeof(r->notes) / sizeof(r->notes[0])))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->notes[r->nnotes++], sizeof(r->notes[0]), fmt, ap);
     va_end(ap);
 }
 
@@ -202,7 +221,7 @@ static void judge_sentinels(ck_run *r)
         ck_sentinel *s = &r->s[i];
         const char *who = spool_addr_format(s->addr.host, s->addr.port, buf, sizeof(buf));
         if (s->rc != 0 && s->rc != POOL_EUNKNOWNMASTER) {
-            warn(r, "sentinel %s: %s", who, pool_strerror(s->rc));
+            warn(r, "sentinel %s: %s", who, why(s->rc));
             continue;
         }
         if (s->rc == POOL_EUNKNOWNMASTER) {
@@ -283,7 +302,7 @@ static void judge_nodes(ck_run *r)
     for (int i = 0; i < r->nn; i++) {
         const ck_node *n = &r->n[i];
         if (n->rc != 0) {
-            warn(r, "node %s:%d: %s", n->addr.host, n->addr.port, pool_strerror(n->rc));
+            warn(r, "node %s:%d: %s", n->addr.host, n->addr.port, why(n->rc));
             continue;
         }
         if (i == 0) {
@@ -291,8 +310,8 @@ static void judge_nodes(ck_run *r)
                 warn(r, "the sentinels' master %s:%d says its ROLE is not master",
                      n->addr.host, n->addr.port);
             if (strcmp(n->min_replicas, "0") == 0)
-                warn(r, "master %s:%d: min-replicas-to-write 0: in a partition the old master "
-                        "keeps acknowledging writes that the failover then discards",
+                note(r, "master %s:%d: min-replicas-to-write 0 (the default): in a partition "
+                        "the old master keeps acknowledging writes that the failover discards",
                      n->addr.host, n->addr.port);
             continue;
         }
@@ -301,6 +320,12 @@ static void judge_nodes(ck_run *r)
                  n->addr.host, n->addr.port);
             continue;
         }
+        int known = 0;
+        for (int k = 0; k < m->role.nlisted && !known; k++)
+            known = spool_addr_equal(&m->role.listed[k].addr, &n->addr);
+        if (m->rc == 0 && m->role.kind == SPOOL_ROLE_MASTER && !known)
+            warn(r, "replica %s:%d is not among the replicas its master lists", n->addr.host,
+                 n->addr.port);
         spool_addr its = {.port = n->role.master_port};
         snprintf(its.host, sizeof(its.host), "%s", n->role.master_host);
         if (!spool_addr_equal(&its, &m->addr))
@@ -313,10 +338,21 @@ static void judge_nodes(ck_run *r)
             warn(r, "replica %s:%d has replica-read-only no: writes sent to it succeed and are "
                     "lost at the next sync",
                  n->addr.host, n->addr.port);
-        if (m->rc == 0 && m->role.kind == SPOOL_ROLE_MASTER && n->role.offset >= 0 &&
-            m->role.offset - n->role.offset > r->lag_warn)
-            warn(r, "replica %s:%d is %lld bytes behind the master", n->addr.host, n->addr.port,
-                 m->role.offset - n->role.offset);
+    }
+    /* Lag: the master's offset less the replica's own (fresh), or, for a
+     * replica too busy or frozen to answer, less what it last acknowledged
+     * to the master (replicas acknowledge once a second). */
+    if (m->rc != 0 || m->role.kind != SPOOL_ROLE_MASTER)
+        return;
+    for (int k = 0; k < m->role.nlisted; k++) {
+        const spool_addr *a = &m->role.listed[k].addr;
+        long long lag = m->role.offset - m->role.listed[k].offset;
+        for (int i = 1; i < r->nn; i++)
+            if (spool_addr_equal(&r->n[i].addr, a) && r->n[i].rc == 0 &&
+                r->n[i].role.offset >= 0)
+                lag = m->role.offset - r->n[i].role.offset;
+        if (lag > r->lag_warn)
+            warn(r, "replica %s:%d is %lld bytes behind the master", a->host, a->port, lag);
     }
 }
 
@@ -335,7 +371,7 @@ static void print_report(const ck_run *r)
         const ck_sentinel *s = &r->s[i];
         spool_addr_format(s->addr.host, s->addr.port, buf, sizeof(buf));
         if (s->rc != 0) {
-            printf("%-28s %-8s %s\n", buf, "ERROR", pool_strerror(s->rc));
+            printf("%-28s %-8s %s\n", buf, "ERROR", why(s->rc));
             continue;
         }
         printf("%-28s %-8s %-28s %6lld %9lld %10lld %7lld  %s\n", buf, "ok",
@@ -350,14 +386,14 @@ static void print_report(const ck_run *r)
         const ck_node *n = &r->n[i];
         spool_addr_format(n->addr.host, n->addr.port, buf, sizeof(buf));
         if (n->rc != 0) {
-            printf("%-28s %-8s %s\n", buf, "ERROR", pool_strerror(n->rc));
+            printf("%-28s %-8s %s\n", buf, "ERROR", why(n->rc));
             continue;
         }
         const char *role = n->role.kind == SPOOL_ROLE_MASTER    ? "master"
                            : n->role.kind == SPOOL_ROLE_REPLICA ? "replica"
                                                                 : "other";
         if (n->role.kind == SPOOL_ROLE_REPLICA) {
-            char lag[24] = "-"; /* unknown until the replica has synced */
+            char lag[24] = "-"; /* the master's offset less the replica's own */
             if (r->n[0].rc == 0 && n->role.offset >= 0)
                 snprintf(lag, sizeof(lag), "%lld", r->n[0].role.offset - n->role.offset);
             printf("%-28s %-8s %-28s %14lld %12s %9s %12s\n", buf, role,
@@ -370,6 +406,8 @@ static void print_report(const ck_run *r)
         }
     }
     printf("\n");
+    for (int i = 0; i < r->nnotes; i++)
+        printf("NOTE: %s\n", r->notes[i]);
     if (r->nw == 0)
         printf("no warnings\n");
     for (int i = 0; i < r->nw; i++)
