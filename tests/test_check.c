@@ -215,8 +215,10 @@ static void test_bad_input(void **state)
     (void)state;
     int dead = fx_free_port();
     assert_true(dead > 0);
+    char tls[1024];
+    assert_true(tls_args(tls, sizeof(tls)) >= 0);
     run_out o;
-    run_tool(&o, "--sentinels %s --master-name nosuchmaster", sentinels);
+    run_tool(&o, "--sentinels %s --master-name nosuchmaster %s", sentinels, tls);
     assert_int_equal(o.status, 2);
     assert_non_null(strstr(o.text, "no sentinel knows this master name"));
     run_tool(&o, "--sentinels 127.0.0.1:%d --master-name %s --timeout-ms 500", dead,
