@@ -50,10 +50,7 @@ static int login_cmds(const spool_config *cfg, login *l, spool_cmd *cmds)
     l->auth_at = l->select_at = -1;
     if (cfg->password != NULL) {
         l->auth_at = n;
-        cmds[n] = cfg->username != NULL
-                      ? (spool_cmd){3, {"AUTH", cfg->username, cfg->password}}
-                      : (spool_cmd){2, {"AUTH", cfg->password}};
-        n++;
+        cmds[n++] = spool_auth_cmd(cfg->username, cfg->password);
     }
     if (cfg->database != 0) {
         snprintf(l->db, sizeof(l->db), "%d", cfg->database);

@@ -38,6 +38,13 @@ typedef struct spool_cmd {
     const char *argv[SPOOL_CMD_MAX_ARGS];
 } spool_cmd;
 
+/* AUTH [user] password: the one way every login here is spelled. */
+static inline spool_cmd spool_auth_cmd(const char *user, const char *password)
+{
+    return user != NULL ? (spool_cmd){3, {"AUTH", user, password}}
+                        : (spool_cmd){2, {"AUTH", password}};
+}
+
 /* Send ncmd commands in one write (MSG_NOSIGNAL) before deadline_ns without
  * reading anything: for SUBSCRIBE, whose confirmations the caller reads. */
 int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,

@@ -36,9 +36,7 @@ int sp_sentinel_connect(sp_set *s, const spool_addr *a, int64_t deadline_ns, red
         return rc;
     atomic_fetch_add(&s->n_connects, 1);
     if (s->sentinel_password != NULL) {
-        spool_cmd auth = s->sentinel_username != NULL
-                             ? (spool_cmd){3, {"AUTH", s->sentinel_username, s->sentinel_password}}
-                             : (spool_cmd){2, {"AUTH", s->sentinel_password}};
+        spool_cmd auth = spool_auth_cmd(s->sentinel_username, s->sentinel_password);
         redisReply *r = NULL;
         rc = spool_roundtrip(c, deadline_ns, s->stop_pipe[0], 1, &auth, &r, 0);
         note_tls_hint(s, c, rc, a);
@@ -214,8 +212,7 @@ int sp_node_role(sp_watch *w, const spool_addr *node, int64_t deadline_ns, spool
     spool_cmd cmds[2];
     int n = 0;
     if (w->password != NULL)
-        cmds[n++] = w->username != NULL ? (spool_cmd){3, {"AUTH", w->username, w->password}}
-                                        : (spool_cmd){2, {"AUTH", w->password}};
+        cmds[n++] = spool_auth_cmd(w->username, w->password);
     cmds[n++] = (spool_cmd){1, {"ROLE"}};
     redisReply *r[2] = {NULL, NULL};
     rc = spool_roundtrip(c, d, w->stop_pipe[0], (size_t)n, cmds, r, 0);

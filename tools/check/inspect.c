@@ -110,8 +110,7 @@ static int open_and_login(ck_run *r, const spool_addr *a, int sentinel, redisCon
     const char *pass = sentinel ? r->o.sentinel_password : r->o.password;
     if (pass == NULL)
         return 0;
-    spool_cmd auth = user != NULL ? (spool_cmd){3, {"AUTH", user, pass}}
-                                  : (spool_cmd){2, {"AUTH", pass}};
+    spool_cmd auth = spool_auth_cmd(user, pass);
     redisReply *rep = NULL;
     rc = spool_roundtrip(*out, deadline, -1, 1, &auth, &rep, 0);
     if (rc == 0 && rep->type == REDIS_REPLY_ERROR)
