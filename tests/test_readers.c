@@ -363,34 +363,54 @@ static int reader_db(redisContext *c, long long *id)
 }
 
 /* A reader borrower's SELECT does not reach the next borrower of that
- * connection: reset on put (hiredis 1.x sees it; 0.14 is told). */
+ * connection: reset on put (hiredis 1.x sees it; 0.14 is told), and the
+ * connection is kept, not closed. Round robin brings the next borrower back
+ * to the dirty connection's replica, unless that replica leaves the fit set
+ * meanwhile (a node demoted by the previous test may still be catching up):
+ * then the round says nothing and is tried again. */
 static void test_reader_state_reset(void **state)
 {
     (void)state;
+    assert_int_equal(fx_wait_replicas_synced(&topo, 30000), 0);
     cfg_t c = {0};
     pool_t *p = make_pool(&c);
-    wait_replicas(p, 2, 10000);
-    redisContext *r = NULL;
-    assert_rc(0, pool_get_reader(p, &r));
-    long long dirty_id = 0, id = 0;
-    assert_int_equal(reader_db(r, &dirty_id), 0);
-    redisReply *x = redisCommand(r, "SELECT 3");
-    assert_non_null(x);
-    freeReplyObject(x);
-    if (!spool_hr_can_hook_write())
-        assert_rc(0, pool_mark_dirty(p, r, POOL_DIRTY_RESET));
-    pool_put(p, r);
-    int same = 0;
-    for (int i = 0; i < 4; i++) {
+    int rounds = 0, same = 0, telling = 0;
+    while (telling == 0 && rounds < 3) {
+        rounds++;
+        wait_replicas(p, 2, 15000);
+        redisContext *r = NULL;
         assert_rc(0, pool_get_reader(p, &r));
-        assert_int_equal(reader_db(r, &id), 0);
-        same += id == dirty_id;
+        long long dirty_id = 0, id = 0;
+        int dirty_port = r->tcp.port;
+        assert_int_equal(reader_db(r, &dirty_id), 0);
+        redisReply *x = redisCommand(r, "SELECT 3");
+        assert_non_null(x);
+        freeReplyObject(x);
+        if (!spool_hr_can_hook_write())
+            assert_rc(0, pool_mark_dirty(p, r, POOL_DIRTY_RESET));
         pool_put(p, r);
+        int on_port = 0;
+        same = 0;
+        for (int i = 0; i < 4; i++) {
+            assert_rc(0, pool_get_reader(p, &r));
+            assert_int_equal(reader_db(r, &id), 0); /* reset, wherever it went */
+            on_port += r->tcp.port == dirty_port;
+            same += id == dirty_id;
+            pool_put(p, r);
+        }
+        pool_stats_t st;
+        pool_stats(p, &st);
+        if (on_port > 0 && st.replicas_usable == 2)
+            telling = 1;
+        else
+            fprintf(stderr, "# round %d: the dirty connection's replica left the fit set, again\n",
+                    rounds);
     }
+    assert_true(telling);
     assert_true(same > 0); /* reset and kept, not closed */
     pool_stats_t st;
     pool_stats(p, &st);
-    assert_int_equal(st.resets, 1);
+    assert_int_equal(st.resets, (uint64_t)rounds);
     pool_destroy(p);
 }
 
