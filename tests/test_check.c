@@ -1,7 +1,8 @@
 /* test_check.c: sentinel-pool-check's deployment mode against a topology
  * the tool did not start (the fixture starts it here): the read-only report
- * names every node and role, each misconfiguration gives its warning, and
- * bad input ends with a message and exit 2 within the timeouts. Runs the
+ * names every node and role, each misconfiguration gives its warning, bad
+ * input ends with a message and exit 2 within the timeouts, and --failover
+ * runs one graceful failover that passes its invariants and leaves no key. Runs the
  * built tool as a child process; skips (77) in a build without it. */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -43,6 +44,9 @@ static void run_tool(run_out *out, const char *fmt, ...)
     assert_non_null(p);
     size_t n = fread(out->text, 1, sizeof(out->text) - 1, p);
     out->text[n] = '\0';
+    char rest[4096]; /* drain: a child blocked on a full pipe would never exit */
+    while (fread(rest, 1, sizeof(rest), p) > 0) {
+    }
     int st = pclose(p);
     out->ms = fx_now_ms() - t0;
     out->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -209,6 +213,95 @@ static void test_foreign_sentinel(void **state)
     assert_true(master_row);
 }
 
+/* How many of the keys named prefix* exist on the node (KEYS: a test topology). */
+static long long keys_under(const fx_node *n, const char *prefix)
+{
+    redisReply *r = fx_cmd(n, "KEYS %s*", prefix);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    long long k = (long long)r->elements;
+    freeReplyObject(r);
+    return k;
+}
+
+/* --failover --yes: one graceful failover of the topology started here,
+ * under writers through the pool; the invariants hold (exit 0), the
+ * sentinels name another master afterwards, and the writers' keys are gone
+ * from every node. */
+static void test_failover(void **state)
+{
+    (void)state;
+    char tls[1024], prefix[64], json[128];
+    assert_true(tls_args(tls, sizeof(tls)) >= 0);
+    snprintf(prefix, sizeof(prefix), "spc-test:%d:", (int)getpid());
+    snprintf(json, sizeof(json), "/tmp/spc-test-%d.json", (int)getpid());
+    assert_int_equal(fx_wait_replicas_synced(&topo, 20000), 0);
+    int before = fx_topology_master_index(&topo);
+    assert_true(before >= 0);
+    run_out o;
+    run_tool(&o,
+             "--sentinels %s --master-name %s %s --failover --yes --key-prefix %s --writers 4 "
+             "--rate 200 --lead-ms 500 --quiet --json %s",
+             sentinels, topo.master_name, tls, prefix, json);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.text, "result: PASS"));
+    assert_non_null(strstr(o.text, "[PASS] 3c the run's keys deleted"));
+    assert_int_equal(fx_wait_replicas_synced(&topo, 20000), 0);
+    int after = fx_topology_master_index(&topo);
+    assert_true(after >= 0);
+    assert_int_not_equal(after, before);
+    for (int i = 0; i < topo.n_data; i++)
+        assert_int_equal(keys_under(&topo.data[i], prefix), 0);
+    FILE *f = fopen(json, "r");
+    assert_non_null(f);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(json);
+    char want[96];
+    snprintf(want, sizeof(want), "\"final_master\": \"127.0.0.1:%d\"", topo.data[after].port);
+    assert_non_null(strstr(buf, want));
+}
+
+/* --failover that must not run: not confirmed (stdin is not "yes"), or
+ * keys under the prefix exist already (they stay as they were); --yes
+ * without --failover is a usage error. The master does not change. */
+static void test_failover_refused(void **state)
+{
+    (void)state;
+    char tls[1024], prefix[64];
+    assert_true(tls_args(tls, sizeof(tls)) >= 0);
+    snprintf(prefix, sizeof(prefix), "spc-refused:%d:", (int)getpid());
+    int before = fx_topology_master_index(&topo);
+    assert_true(before >= 0);
+    run_out o;
+    run_tool(&o, "--sentinels %s --master-name %s %s --failover --key-prefix %s < /dev/null",
+             sentinels, topo.master_name, tls, prefix);
+    assert_int_equal(o.status, 2);
+    assert_non_null(strstr(o.text, "not confirmed; nothing was changed"));
+
+    redisReply *r = fx_cmd(&topo.data[before], "SET %scnt:1 precious", prefix);
+    assert_non_null(r);
+    freeReplyObject(r);
+    run_tool(&o, "--sentinels %s --master-name %s %s --failover --yes --key-prefix %s",
+             sentinels, topo.master_name, tls, prefix);
+    assert_int_equal(o.status, 2);
+    assert_non_null(strstr(o.text, "exist already"));
+    r = fx_cmd(&topo.data[before], "GET %scnt:1", prefix);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, "precious");
+    freeReplyObject(r);
+    r = fx_cmd(&topo.data[before], "DEL %scnt:1", prefix);
+    assert_non_null(r);
+    freeReplyObject(r);
+
+    run_tool(&o, "--sentinels %s --master-name %s --yes", sentinels, topo.master_name);
+    assert_int_equal(o.status, 2);
+    assert_int_equal(fx_topology_master_index(&topo), before);
+}
+
 /* Bad input: a clear message, exit 2, within the timeouts. */
 static void test_bad_input(void **state)
 {
@@ -251,6 +344,8 @@ int main(void)
         cmocka_unit_test(test_lagging_replica),
         cmocka_unit_test(test_foreign_sentinel),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_failover_refused),
+        cmocka_unit_test(test_failover), /* last: the master changes */
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -15,6 +15,16 @@
  *   sentinel_watch.c  own subscriber: when Sentinel published +switch-master
  *   report_sentinel.c  figures relative to it (summary and JSON)
  *   tls.c      --tls: the run's certificates and the pool's TLS options
+ *   target.c   what a run acts on, by node number: the fixture's topology or
+ *              an existing deployment (--sentinels ... --failover)
+ *   run.c      the run from the first writer to the verdict, either target
+ *   deploy.c   deployment mode's --failover: confirmation, keys, cleanup
+ *
+ * NODES. Data nodes are known by number, an index into r->node (the
+ * fixture's data[] order, or the deployment's master then replicas as the
+ * sentinels named them at the start); a connection's node is found by the
+ * host and port the pool connected to (h_node_of), never by port alone,
+ * since a deployment's nodes usually share one port on several hosts.
  *
  * Time is CLOCK_MONOTONIC nanoseconds (h_now_ns); 0 always means "not yet".
  *
@@ -37,6 +47,8 @@
 #include "sentinel_pool.h"
 
 #define H_MAX_WRITERS 64
+#define H_MAX_NODES 16     /* data nodes a run tells apart */
+#define H_MAX_SENTINELS 16
 #define H_MAX_PLAN 1000 /* scenario events in one run */
 
 typedef enum h_kind {
@@ -68,8 +80,8 @@ typedef struct h_event {
     int expect_switch; /* the master is expected to change */
     _Atomic int64_t t_trigger;
     _Atomic int64_t t_end;
-    _Atomic int old_port; /* master port before the trigger */
-    int new_port;         /* master port after settling */
+    _Atomic int old_node; /* master before the trigger (node number, see NODES) */
+    int new_node;         /* master after settling; -1 unknown */
     int sentinel_port;    /* sentinel asked / killed */
     int64_t t_master_changed; /* the fixture saw all sentinels agree on the new master */
     int64_t t_action2;        /* crash: restart; freeze: SIGCONT; kill-sentinel: restart */
@@ -96,7 +108,7 @@ typedef struct h_event {
  * acknowledged writes per data node (by the port of the borrowed connection)
  * and errors per kind. Written only by its writer thread; read after join. */
 #define H_TL_SLOT_NS 100000000LL
-#define H_TL_NODES (FX_MAX_DATA + 1) /* topology data nodes, then "another port" */
+#define H_TL_NODES (H_MAX_NODES + 1) /* the run's data nodes, then "another node" */
 typedef struct h_tl_slot {
     uint32_t ok[H_TL_NODES];
     uint32_t err[H_ERR_KINDS];
@@ -167,19 +179,34 @@ typedef struct h_opts {
     const char *plot; /* SVG timeline; --demo: h_plot_default_path() */
 } h_opts;
 
+/* A node as the run reaches it: the name or address Sentinel gives. */
+typedef struct h_addr {
+    char host[256];
+    int port;
+} h_addr;
+
 typedef struct h_pool_event {
     int64_t t;
     int bucket;
     pool_event_type_t type;
-    char old_addr[64], new_addr[64];
+    char old_addr[280], new_addr[280];
+    int new_node; /* node number of new_addr, -1: none or another node */
     uint64_t generation;
     char detail[200];
 } h_pool_event;
 
 typedef struct h_run {
     h_opts o;
-    fx_topology topo;
+    fx_topology topo; /* self-contained: the fixture's; unused for a deployment */
     int topo_started;
+    /* What the run acts on (target.c). */
+    const struct ck_target *deploy; /* NULL: the fixture's topology; else a deployment */
+    h_addr node[H_MAX_NODES]; /* see NODES; fixed before the writers start */
+    int n_nodes;
+    h_addr sent[H_MAX_SENTINELS];
+    int n_sent;
+    char master_name[256];
+    char key_prefix[128]; /* writers' keys: <prefix>cnt:<w>, <prefix>log:<w> */
     pool_t *pool; /* cleared under pool_mu before pool_destroy */
     pthread_mutex_t pool_mu;
     char sentinels[256];
@@ -196,7 +223,6 @@ typedef struct h_run {
     _Atomic int stop;
 
     h_writer w[H_MAX_WRITERS];
-    int tl_ports[FX_MAX_DATA]; /* timeline: data node ports, snapshot at writer start */
 
     /* Pool events, kept for the report (bounded). */
     pthread_mutex_t plog_mu;
@@ -221,9 +247,10 @@ typedef struct h_run {
     /* Results. */
     pool_stats_t final_stats;
     int stats_ok;
-    int final_master_port;
+    int final_master; /* node number, -1 unknown */
     int writers_stuck;
     int procs_left;
+    int keys_left; /* deployment: the writers' keys still there after the cleanup, -1 unknown */
     int verify_failed;
     char verify_note[256];
 } h_run;
@@ -243,6 +270,9 @@ const char *h_kind_name(h_kind k);
 const char *h_err_name(h_errkind k);
 
 /* ---- writer.c ---- */
+#define H_KEY_MAX 160 /* key_prefix + "cnt:" + a writer number */
+/* Writer id's two keys (see writer.c). */
+void h_writer_keys(const h_run *r, int id, char cnt[H_KEY_MAX], char log[H_KEY_MAX]);
 int h_writers_start(h_run *r);
 /* Set stop, join each writer by a deadline; returns the number stuck. */
 int h_writers_stop(h_run *r, int timeout_ms);
@@ -263,6 +293,45 @@ void h_swatch_free(h_run *r); /* stop, free; idempotent */
 void h_swatch_counts(const h_run *r, uint64_t *messages, uint64_t *outside,
                      uint64_t *reconnects);
 
+/* ---- target.c ---- */
+/* Self-contained: fill r->node/r->sent from the started topology. */
+void h_target_from_topology(h_run *r);
+/* Node number of host:port (names compared without case), or -1. */
+int h_node_of(const h_run *r, const char *host, int port);
+/* "host:port" of node i ("?" for -1 and "another node" past the table). */
+const char *h_node_name(const h_run *r, int i, char *buf, size_t len);
+const char *h_sentinel_name(const h_run *r, int i, char *buf, size_t len);
+/* A logged-in connection to node i (timeout for connect and commands), or
+ * NULL; quiet: say nothing when it fails. */
+redisContext *h_connect_node(h_run *r, int i, int timeout_ms, int quiet);
+/* ROLE of node i: 'm', 'r' or 0 (no answer). */
+char h_role_of(h_run *r, int i);
+/* The master every answering sentinel names (a majority of them must
+ * answer), as a node number; -1 while they disagree or name an unknown node. */
+int h_master_index(h_run *r);
+/* Poll h_master_index until it names another node than old; -1 on timeout. */
+int h_wait_master_change(h_run *r, int old, int timeout_ms);
+/* Every replica the master lists has caught up with the master's offset as
+ * it was when the wait began, and every known node is listed. 0 or -1. */
+int h_wait_synced(h_run *r, int timeout_ms);
+/* SENTINEL FAILOVER through sentinel si. 0, or -1 with why (len bytes). */
+int h_sentinel_failover(h_run *r, int si, char *why, size_t len);
+/* The sentinel watch's connection to sentinel si (snapshot: the fixture's
+ * node as it was at start), logged in, non-blocking; NULL on failure. */
+redisContext *h_connect_sentinel_nonblock(h_run *r, const fx_node *snapshot, int si,
+                                          int timeout_ms);
+
+/* ---- run.c ---- */
+#define H_RUN_STUCK 4 /* h_run_execute: writers stuck inside the pool; do not destroy it */
+/* Buckets, pool event log and monitor thread for r->o's plan; 0 or 2. */
+int h_run_prepare(h_run *r);
+/* The sentinel watch, the pool (from po), writers, the plan, verification.
+ * 0 when the run reached its report (h_run_finish says the verdict), 2 on a
+ * setup failure. Never stops servers: the caller owns the target. */
+int h_run_execute(h_run *r, pool_options_t *po);
+/* The report, JSON, plot; frees the run. The exit status (0 or 1). */
+int h_run_finish(h_run *r);
+
 /* ---- verify.c ---- */
 /* Read every writer's keys on the final master; fills the h_writer results. */
 int h_verify_data(h_run *r);
@@ -282,10 +351,8 @@ void h_tls_cleanup(h_run *r);
 int h_report(h_run *r);
 
 /* ---- plot.c ---- */
-/* Before the writers start: snapshot the data node ports (timeline on with --plot). */
-void h_tl_init(h_run *r);
-/* Writer thread: one acknowledged write on port / one error, at time t. */
-void h_tl_ok(h_writer *w, int64_t t, int port);
+/* Writer thread: one acknowledged write on a node / one error, at time t. */
+void h_tl_ok(h_writer *w, int64_t t, int node); /* node -1: another node */
 void h_tl_err(h_writer *w, int64_t t, h_errkind k);
 /* After the report: write the SVG timeline to r->o.plot and say where; 0 or -1. */
 int h_plot_write(h_run *r, int failed);

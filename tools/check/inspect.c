@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deploy.h"
+#include "harness.h"
 #include "inspect.h"
 #include "pool/addr.h"
 #include "pool/net.h"
@@ -19,8 +21,6 @@
 #include "sentinel/parse.h"
 #include "sentinel_pool.h"
 
-#define CK_MAX_SENTINELS 16
-#define CK_MAX_NODES 32
 #define CK_MAX_WARNINGS 64
 
 typedef struct ck_sentinel {
@@ -49,6 +49,7 @@ typedef struct ck_run {
     int timeout_ms;
     long long lag_warn;
     spool_tls *tls;
+    ck_failover_opts fo;
     ck_sentinel s[CK_MAX_SENTINELS];
     int ns;
     ck_node n[CK_MAX_NODES];
@@ -101,27 +102,8 @@ int ck_is_deployment_mode(int argc, char **argv)
 
 static int open_and_login(ck_run *r, const spool_addr *a, int sentinel, redisContext **out)
 {
-    int64_t deadline = spool_deadline_ms(r->timeout_ms);
-    const spool_tls *tls = (sentinel ? r->o.sentinel_tls : r->o.tls) ? r->tls : NULL;
-    int rc = spool_connect(a->host, a->port, deadline, r->timeout_ms, tls, out);
-    if (rc != 0)
-        return rc;
-    const char *user = sentinel ? r->o.sentinel_username : r->o.username;
-    const char *pass = sentinel ? r->o.sentinel_password : r->o.password;
-    if (pass == NULL)
-        return 0;
-    spool_cmd auth = spool_auth_cmd(user, pass);
-    redisReply *rep = NULL;
-    rc = spool_roundtrip(*out, deadline, -1, 1, &auth, &rep, 0);
-    if (rc == 0 && rep->type == REDIS_REPLY_ERROR)
-        rc = POOL_EAUTH;
-    if (rep != NULL)
-        freeReplyObject(rep);
-    if (rc != 0) {
-        redisFree(*out);
-        *out = NULL;
-    }
-    return rc;
+    ck_target t = {.o = r->o, .tls = r->tls, .timeout_ms = r->timeout_ms};
+    return ck_open(&t, a->host, a->port, sentinel, out);
 }
 
 /* The value after key in a flat [k1, v1, k2, v2, ...] reply, or NULL. */
@@ -419,21 +401,44 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sentinel-pool-check --sentinels HOST:PORT,... --master-name NAME [options]\n"
-            "Deployment mode, read-only: what each sentinel and each data node says.\n"
+            "Deployment mode: what each sentinel and each data node says (read-only), and\n"
+            "with --failover one graceful failover under writers through the pool.\n"
             "  --user U / --password P                  data nodes (as the pool's username/password)\n"
             "  --sentinel-user U / --sentinel-password P  sentinels\n"
             "  --tls / --sentinel-tls                   TLS to data nodes / to sentinels\n"
             "  --tls-ca-file F --tls-cert-file F --tls-key-file F --tls-server-name N\n"
             "  --timeout-ms MS                          per server, connect included [2000]\n"
             "  --lag-warn-bytes N                       warn for replicas further behind [1048576]\n"
-            "Exit: 0 no warning, 1 warnings, 2 could not inspect.\n");
+            "--failover: after the report, writers through a pool and one SENTINEL FAILOVER,\n"
+            "with the self-contained mode's figures and invariants; asks for confirmation:\n"
+            "  --yes                                    do not ask\n"
+            "  --key-prefix P                           the writers' keys begin with P; refused\n"
+            "                                           if one exists; deleted after the run\n"
+            "                                           [sentinel-pool-check:]\n"
+            "  --writers W [4]  --rate R writes/s per writer [100]  --lead-ms MS [2000]\n"
+            "  --json FILE  --plot FILE  --quiet  --verbose  --timeout S (watchdog) [auto]\n"
+            "Exit: 0 no warning, 1 warnings, 2 could not inspect. With --failover: 0 every\n"
+            "invariant held, 1 one failed, 2 not run (not confirmed, keys in the way, no\n"
+            "replica, setup), 3 watchdog.\n");
+}
+
+static int int_arg(const char *s, int lo, int hi, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi)
+        return 1;
+    *out = (int)v;
+    return 0;
 }
 
 static int parse(int argc, char **argv, ck_run *r)
 {
     enum {
         O_SENTINELS = 1000, O_NAME, O_USER, O_PASS, O_SUSER, O_SPASS, O_TLS, O_STLS, O_CA,
-        O_CERT, O_KEY, O_SNI, O_TIMEOUT, O_LAG, O_HELP
+        O_CERT, O_KEY, O_SNI, O_TIMEOUT, O_LAG, O_HELP, O_FAILOVER, O_YES, O_PREFIX,
+        O_WRITERS, O_RATE, O_LEAD, O_JSON, O_PLOT, O_QUIET, O_VERBOSE, O_WATCHDOG
     };
     static const struct option longopts[] = {
         {"sentinels", required_argument, NULL, O_SENTINELS},
@@ -451,8 +456,24 @@ static int parse(int argc, char **argv, ck_run *r)
         {"timeout-ms", required_argument, NULL, O_TIMEOUT},
         {"lag-warn-bytes", required_argument, NULL, O_LAG},
         {"help", no_argument, NULL, O_HELP},
+        {"failover", no_argument, NULL, O_FAILOVER},
+        {"yes", no_argument, NULL, O_YES},
+        {"key-prefix", required_argument, NULL, O_PREFIX},
+        {"writers", required_argument, NULL, O_WRITERS},
+        {"rate", required_argument, NULL, O_RATE},
+        {"lead-ms", required_argument, NULL, O_LEAD},
+        {"json", required_argument, NULL, O_JSON},
+        {"plot", required_argument, NULL, O_PLOT},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"verbose", no_argument, NULL, O_VERBOSE},
+        {"timeout", required_argument, NULL, O_WATCHDOG},
         {NULL, 0, NULL, 0},
     };
+    ck_failover_opts *fo = &r->fo;
+    fo->key_prefix = "sentinel-pool-check:";
+    fo->writers = 4;
+    fo->rate = 100;
+    fo->lead_ms = 2000;
     pool_options_init(&r->o);
     r->timeout_ms = 2000;
     r->lag_warn = 1048576;
@@ -482,11 +503,28 @@ static int parse(int argc, char **argv, ck_run *r)
             r->lag_warn = strtoll(optarg, &end, 10);
             bad |= errno || *end || r->lag_warn < 0;
             break;
+        case O_FAILOVER: fo->enabled = 1; break;
+        case O_YES: fo->yes = 1; break;
+        case O_PREFIX: fo->key_prefix = optarg; break;
+        case O_WRITERS: bad |= int_arg(optarg, 1, H_MAX_WRITERS, &fo->writers); break;
+        case O_RATE: bad |= int_arg(optarg, 1, 100000, &fo->rate); break;
+        case O_LEAD: bad |= int_arg(optarg, 0, 600000, &fo->lead_ms); break;
+        case O_WATCHDOG: bad |= int_arg(optarg, 1, 86400, &fo->timeout_s); break;
+        case O_JSON: fo->json = optarg; break;
+        case O_PLOT: fo->plot = optarg; break;
+        case O_QUIET: fo->quiet = 1; break;
+        case O_VERBOSE: fo->verbose = 1; break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
         default: bad = 1;
         }
     }
+    if (!fo->enabled && (fo->yes || fo->json || fo->plot)) {
+        fprintf(stderr, "sentinel-pool-check: --yes, --json and --plot go with --failover\n");
+        bad = 1;
+    }
+    if (fo->timeout_s == 0)
+        fo->timeout_s = 300 + fo->lead_ms / 1000;
     if (optind < argc || r->o.sentinels == NULL || r->o.master_name == NULL ||
         !sp_valid_name(r->o.master_name, strlen(r->o.master_name)))
         bad = 1;
@@ -512,6 +550,32 @@ static int parse(int argc, char **argv, ck_run *r)
         }
     }
     return 0;
+}
+
+/* --failover, over the master and the replicas that answered as its
+ * connected replicas (the ones a settled deployment must have in sync). */
+static int failover(ck_run *r)
+{
+    spool_addr sentinels[CK_MAX_SENTINELS], nodes[CK_MAX_NODES];
+    int nn = 0;
+    if (r->n[0].rc != 0 || r->n[0].role.kind != SPOOL_ROLE_MASTER) {
+        fprintf(stderr, "sentinel-pool-check: --failover not run: the master does not answer "
+                        "as master\n");
+        return 2;
+    }
+    nodes[nn++] = r->n[0].addr;
+    for (int i = 1; i < r->nn; i++) {
+        const ck_node *n = &r->n[i];
+        spool_addr its = {.port = n->role.master_port};
+        snprintf(its.host, sizeof(its.host), "%s", n->role.master_host);
+        if (n->rc == 0 && n->role.kind == SPOOL_ROLE_REPLICA &&
+            strcmp(n->role.link_state, "connected") == 0 && spool_addr_equal(&its, &r->master))
+            nodes[nn++] = n->addr;
+    }
+    for (int i = 0; i < r->ns; i++)
+        sentinels[i] = r->s[i].addr;
+    ck_target t = {.o = r->o, .tls = r->tls, .timeout_ms = r->timeout_ms};
+    return ck_failover_main(&t, sentinels, r->ns, nodes, nn, &r->fo);
 }
 
 int ck_inspect_main(int argc, char **argv)
@@ -548,6 +612,11 @@ int ck_inspect_main(int argc, char **argv)
     judge_nodes(r);
     print_report(r);
     status = r->n[0].rc == POOL_EAUTH ? 2 : r->nw > 0 ? 1 : 0;
+    if (r->fo.enabled && status != 2)
+        status = failover(r);
+    else if (r->fo.enabled)
+        fprintf(stderr, "sentinel-pool-check: --failover not run: the deployment could not be "
+                        "inspected\n");
 out:
     for (int i = 0; i < r->ns; i++)
         sp_instances_free(r->s[i].replicas);

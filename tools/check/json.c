@@ -42,7 +42,11 @@ int h_write_json(h_run *r, const ev_sum *sums, kind_sum *ks, const inv *v, int n
     json_str(f, r->server);
     fprintf(f, ",\n  \"hiredis\": \"%d.%d\",\n  \"tls\": %s,\n", HIREDIS_MAJOR, HIREDIS_MINOR,
             r->o.tls ? "true" : "false");
-    fprintf(f, "  \"final_master_port\": %d,\n  \"events\": [\n", r->final_master_port);
+    char addr[300];
+    fprintf(f, "  \"final_master\": ");
+    json_str(f, h_node_name(r, r->final_master, addr, sizeof(addr)));
+    fprintf(f, ",\n  \"final_master_port\": %d,\n  \"events\": [\n",
+            r->final_master >= 0 ? r->node[r->final_master].port : 0);
     for (int b = 0; b < r->n_buckets; b++) {
         const h_event *e = &r->ev[b];
         const ev_sum *s = &sums[b];
@@ -51,8 +55,14 @@ int h_write_json(h_run *r, const ev_sum *sums, kind_sum *ks, const inv *v, int n
                 h_kind_name(e->kind), e->round);
         fprintf(f, "\"trigger_s\": ");
         json_num(f, trig ? h_rel_s(r, trig) : -1);
+        int old = atomic_load(&e->old_node);
+        fprintf(f, ", \"old_master\": ");
+        json_str(f, b == 0 || b == r->n_buckets - 1 ? "" : h_node_name(r, old, addr, sizeof(addr)));
+        fprintf(f, ", \"new_master\": ");
+        json_str(f, e->new_node >= 0 ? h_node_name(r, e->new_node, addr, sizeof(addr)) : "");
         fprintf(f, ", \"old_master_port\": %d, \"new_master_port\": %d, ",
-                atomic_load(&e->old_port), e->new_port);
+                old >= 0 && old < r->n_nodes && b > 0 && b < r->n_buckets - 1 ? r->node[old].port : 0,
+                e->new_node >= 0 && e->new_node < r->n_nodes ? r->node[e->new_node].port : 0);
         fprintf(f, "\"sentinel_port\": %d, \"slow_sentinel_periods\": %s, ",
                 e->sentinel_port, e->slow_periods ? "true" : "false");
         fprintf(f, "\"switch_seen_s\": ");

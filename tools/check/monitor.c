@@ -117,7 +117,8 @@ void h_event_cb(void *userdata, const pool_event_t *e)
 
     if (trig != 0 && now >= trig) {
         int64_t zero = 0;
-        if (e->type == POOL_EVENT_SWITCH_MASTER && e->new_port != atomic_load(&ev->old_port))
+        if (e->type == POOL_EVENT_SWITCH_MASTER &&
+            h_node_of(r, e->new_host, e->new_port) != atomic_load(&ev->old_node))
             atomic_compare_exchange_strong(&ev->t_switch, &zero, now);
         zero = 0;
         if (e->type == POOL_EVENT_MASTER_LOST)
@@ -133,6 +134,7 @@ void h_event_cb(void *userdata, const pool_event_t *e)
     pe.type = e->type;
     fmt_addr(pe.old_addr, sizeof(pe.old_addr), e->old_host, e->old_port);
     fmt_addr(pe.new_addr, sizeof(pe.new_addr), e->new_host, e->new_port);
+    pe.new_node = h_node_of(r, e->new_host, e->new_port);
     pe.generation = e->generation;
     snprintf(pe.detail, sizeof(pe.detail), "%s", e->detail);
     int show = 0;
@@ -247,6 +249,9 @@ static void *monitor_main(void *arg)
                 fprintf(stderr, "  writer %d: acked %llu, last success %.2f s, done %d\n", i,
                         (unsigned long long)atomic_load(&r->w[i].acked),
                         h_rel_s(r, atomic_load(&r->w[i].last_ok)), atomic_load(&r->w[i].done));
+            if (r->deploy != NULL)
+                fprintf(stderr, "  the writers' keys under \"%s\" were left on the deployment\n",
+                        r->key_prefix);
             fflush(stderr);
             h_tls_cleanup(r);
             _exit(3);

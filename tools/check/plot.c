@@ -28,12 +28,6 @@
 
 /* ---- Recording (writer threads) ---------------------------------------- */
 
-void h_tl_init(h_run *r)
-{
-    for (int i = 0; i < FX_MAX_DATA; i++)
-        r->tl_ports[i] = i < r->topo.n_data ? r->topo.data[i].port : 0;
-}
-
 /* The slot for time t, grown on demand; NULL when not recording. A failed
  * allocation stops the recording (tl_cap = -1): the plot says so. */
 static h_tl_slot *tl_slot(h_writer *w, int64_t t)
@@ -63,19 +57,11 @@ static h_tl_slot *tl_slot(h_writer *w, int64_t t)
     return &w->tl[i];
 }
 
-static int node_of(const h_run *r, int port)
-{
-    for (int i = 0; i < FX_MAX_DATA; i++)
-        if (port != 0 && r->tl_ports[i] == port)
-            return i;
-    return H_TL_NODES - 1;
-}
-
-void h_tl_ok(h_writer *w, int64_t t, int port)
+void h_tl_ok(h_writer *w, int64_t t, int node)
 {
     h_tl_slot *s = tl_slot(w, t);
     if (s != NULL)
-        s->ok[node_of(w->run, port)]++;
+        s->ok[node >= 0 && node < H_TL_NODES - 1 ? node : H_TL_NODES - 1]++;
 }
 
 void h_tl_err(h_writer *w, int64_t t, h_errkind k)
@@ -190,12 +176,20 @@ static const struct {
 typedef struct marker {
     double t; /* seconds since run start */
     int cat;
-    char label[96];
+    char label[400];
     char tip[400];
     int lane, right; /* label lane; label left of the line */
 } marker;
 
-static const char *const node_color[H_TL_NODES] = {"#1565c0", "#2e7d32", "#8e24aa", "#6d4c41"};
+/* Data nodes by number (repeating past 6), then "another node". */
+static const char *node_color(int k)
+{
+    static const char *const palette[] = {"#1565c0", "#2e7d32", "#8e24aa",
+                                          "#00838f", "#ef6c00", "#5d4037"};
+    if (k < 0 || k >= H_TL_NODES - 1)
+        return "#6d4c41";
+    return palette[k % (int)(sizeof(palette) / sizeof(palette[0]))];
+}
 static const char *const err_color[H_ERR_KINDS] = {"#d32f2f", "#f57c00", "#c0a000", "#607d8b",
                                                    "#ec407a"};
 
@@ -276,10 +270,12 @@ static int cmp_marker(const void *a, const void *b)
     return x->t < y->t ? -1 : x->t > y->t;
 }
 
-static const char *port_of(const char *addr)
+/* A node in a label: ":port" on the fixture's loopback topology, where the
+ * port tells nodes apart; the whole address on a deployment. */
+static const char *short_addr(const h_run *r, const char *addr)
 {
     const char *c = strrchr(addr, ':');
-    return c != NULL ? c : addr;
+    return c != NULL && r->deploy == NULL ? c : addr;
 }
 
 static void collect_markers(plot *p)
@@ -292,13 +288,15 @@ static void collect_markers(plot *p)
         char rnd[16] = "";
         if (multi)
             snprintf(rnd, sizeof(rnd), " #%d", e->round);
-        int target = e->kind == H_KILL_SENTINEL ? e->sentinel_port : atomic_load(&e->old_port);
+        char target[300] = "";
+        if (e->kind == H_KILL_SENTINEL && e->sentinel_port != 0)
+            snprintf(target, sizeof(target), " :%d", e->sentinel_port);
+        else if (e->kind != H_KILL_SENTINEL && e->kind != H_WAIT)
+            h_node_name(r, atomic_load(&e->old_node), target, sizeof(target));
         marker *m = add_marker(p, trig, M_FAULT);
         if (m != NULL) {
-            if (e->kind == H_WAIT || target == 0)
-                snprintf(m->label, sizeof(m->label), "%s%s", fault_label(e->kind), rnd);
-            else
-                snprintf(m->label, sizeof(m->label), "%s%s :%d", fault_label(e->kind), rnd, target);
+            snprintf(m->label, sizeof(m->label), "%s%s%s%s", fault_label(e->kind), rnd,
+                     target[0] && target[0] != ' ' ? " " : "", target);
             snprintf(m->tip, sizeof(m->tip),
                      "%s #%d at %.2f s: %s%s%s (settled %.2f s after the trigger)",
                      h_kind_name(e->kind), e->round, m->t, fault_label(e->kind),
@@ -335,14 +333,14 @@ static void collect_markers(plot *p)
                 continue;
             if (strcmp(pe->old_addr, "-") == 0)
                 snprintf(m->label, sizeof(m->label), "pool start %s gen %llu",
-                         port_of(pe->new_addr), (unsigned long long)pe->generation);
+                         short_addr(r, pe->new_addr), (unsigned long long)pe->generation);
             else
                 snprintf(m->label, sizeof(m->label), "+switch-master %s gen %llu",
-                         port_of(pe->new_addr), (unsigned long long)pe->generation);
+                         short_addr(r, pe->new_addr), (unsigned long long)pe->generation);
         } else if (pe->type == POOL_EVENT_MASTER_LOST) {
             if ((m = add_marker(p, pe->t, M_FENCE)) == NULL)
                 continue;
-            snprintf(m->label, sizeof(m->label), "fence %s gen %llu", port_of(pe->old_addr),
+            snprintf(m->label, sizeof(m->label), "fence %s gen %llu", short_addr(r, pe->old_addr),
                      (unsigned long long)pe->generation);
         } else if (changed) {
             if ((m = add_marker(p, pe->t, M_GEN)) == NULL)
@@ -633,8 +631,7 @@ static void draw_writer_strip(plot *p)
         double z = j + 1 < n ? h_rel_s(r, p->pe[idx[j + 1]].t) : p->t_end;
         double x0 = X(p, a), x1 = X(p, z);
         int fenced = pe->type == POOL_EVENT_MASTER_LOST;
-        int port = fenced ? 0 : atoi(port_of(pe->new_addr) + (*port_of(pe->new_addr) == ':'));
-        const char *color = fenced ? "url(#fenced)" : node_color[node_of(r, port)];
+        const char *color = fenced ? "url(#fenced)" : node_color(pe->new_node);
         fprintf(f, "<g><title>generation %llu from %.3f s: %s%s</title>",
                 (unsigned long long)pe->generation, a,
                 fenced ? "fenced, no master (was " : "writer ",
@@ -644,12 +641,12 @@ static void draw_writer_strip(plot *p)
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"%s/>", x0,
                 y, x1 - x0 > 0.8 ? x1 - x0 : 0.8, h, color,
                 fenced ? " stroke=\"#ef6c00\" stroke-width=\"0.8\"" : " fill-opacity=\"0.75\"");
-        char txt[64];
+        char txt[320];
         if (fenced)
             snprintf(txt, sizeof(txt), "gen %llu fenced", (unsigned long long)pe->generation);
         else
-            snprintf(txt, sizeof(txt), "gen %llu " DOT " :%d", (unsigned long long)pe->generation,
-                     port);
+            snprintf(txt, sizeof(txt), "gen %llu " DOT " %s", (unsigned long long)pe->generation,
+                     short_addr(r, pe->new_addr));
         if (text_w(txt, 10) + 6 > x1 - x0)
             snprintf(txt, sizeof(txt), "%llu", (unsigned long long)pe->generation);
         if (text_w(txt, 10) + 4 <= x1 - x0)
@@ -703,7 +700,7 @@ static void draw_chart(plot *p)
             continue;
         for (int b = 0; b < p->n_bins; b++)
             v[b] = (double)p->ok[b][k] / p->bin_s;
-        draw_series(p, v, vmax, node_color[k], 1.6, 1, 0);
+        draw_series(p, v, vmax, node_color(k), 1.6, 1, 0);
     }
     free(v);
     free(tot);
@@ -771,17 +768,19 @@ static void draw_legend(plot *p, double x, double y)
     for (int k = 0; k < H_TL_NODES; k++) {
         if (k == H_TL_NODES - 1 && p->ok_total[k] == 0)
             continue;
-        char name[96];
-        if (k < FX_MAX_DATA && r->tl_ports[k] == 0)
+        char name[300], addr[280];
+        if (k < H_TL_NODES - 1 && k >= r->n_nodes)
             continue;
-        if (k < FX_MAX_DATA)
-            snprintf(name, sizeof(name), ":%d%s", r->tl_ports[k], k == 0 ? " (first master)" : "");
+        if (k < H_TL_NODES - 1)
+            snprintf(name, sizeof(name), "%s%s",
+                     short_addr(r, h_node_name(r, k, addr, sizeof(addr))),
+                     k == 0 ? " (first master)" : "");
         else
-            snprintf(name, sizeof(name), "another port");
+            snprintf(name, sizeof(name), "another node");
         fprintf(f,
                 "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"10\" fill=\"%s\" "
                 "fill-opacity=\"0.75\"/><text x=\"%.1f\" y=\"%.1f\">%s: %llu</text>\n",
-                x, y - 9, node_color[k], x + 24, y, name, (unsigned long long)p->ok_total[k]);
+                x, y - 9, node_color(k), x + 24, y, name, (unsigned long long)p->ok_total[k]);
         y += 15;
     }
     fprintf(f,
@@ -926,11 +925,12 @@ int h_plot_write(h_run *r, int failed)
         snprintf(pace, sizeof(pace), "%d writes/s", r->o.rate);
     else
         snprintf(pace, sizeof(pace), "unthrottled");
+    char fm[300];
     fprintf(f,
             "<text x=\"%.1f\" y=\"46\" fill=\"#555\">%d writers " TIMES " %s " DOT
-            " %d event%s " DOT " final master 127.0.0.1:%d " DOT
-            " hover a label for details</text>\n",
-            p->px0, r->o.writers, pace, n_events, n_events == 1 ? "" : "s", r->final_master_port);
+            " %d event%s " DOT " final master %s " DOT " hover a label for details</text>\n",
+            p->px0, r->o.writers, pace, n_events, n_events == 1 ? "" : "s",
+            h_node_name(r, r->final_master, fm, sizeof(fm)));
     draw_windows(p);
     draw_time_axis(p);
     draw_writer_strip(p);

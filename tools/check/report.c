@@ -190,9 +190,16 @@ static int check_invariants(h_run *r, inv *v)
     snprintf(v[n].detail, sizeof(v[n].detail), "%d writers did not stop in time",
              r->writers_stuck);
     n++;
-    v[n] = (inv){"3c all server processes stopped", r->procs_left == 0, ""};
-    snprintf(v[n].detail, sizeof(v[n].detail), "%d fixture processes still alive",
-             r->procs_left);
+    if (r->deploy != NULL) {
+        v[n] = (inv){"3c the run's keys deleted", r->keys_left == 0, ""};
+        snprintf(v[n].detail, sizeof(v[n].detail), "%d of the writers' %d keys under \"%s\" left%s",
+                 r->keys_left < 0 ? 2 * r->o.writers : r->keys_left, 2 * r->o.writers,
+                 r->key_prefix, r->keys_left < 0 ? " (could not delete them)" : "");
+    } else {
+        v[n] = (inv){"3c all server processes stopped", r->procs_left == 0, ""};
+        snprintf(v[n].detail, sizeof(v[n].detail), "%d fixture processes still alive",
+                 r->procs_left);
+    }
     n++;
     return n;
 }
@@ -253,10 +260,11 @@ int h_report(h_run *r)
         failed += !v[i].pass;
 
     /* Summary table: one line per bucket. Times are seconds after the trigger. */
+    char fm[300];
     printf("\n== sentinel-pool-check summary (%s, hiredis %d.%d%s): %d writers, %d events, final "
-           "master 127.0.0.1:%d ==\n",
+           "master %s ==\n",
            r->server, HIREDIS_MAJOR, HIREDIS_MINOR, r->o.tls ? ", TLS" : "", nw,
-           r->n_buckets - 2, r->final_master_port);
+           r->n_buckets - 2, h_node_name(r, r->final_master, fm, sizeof(fm)));
     char swh[64];
     h_sw_header(swh, sizeof(swh));
     printf("%-3s %-16s %7s %7s %7s %7s %7s %s %9s %9s %9s %8s %6s %5s %5s %5s %5s %5s %5s %4s\n",

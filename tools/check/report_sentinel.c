@@ -96,7 +96,7 @@ static void kind_dists(const h_run *r, h_kind k, double *v, sw_dist *d, int *eve
         sw_event(r, b, &s);
         if (s.have_swm) {
             col[D_SWM][n[D_SWM]++] = s.swm_s;
-            *all_pub += s.publishers == r->topo.n_sentinels;
+            *all_pub += s.publishers == r->n_sent;
         }
         if (s.have_promo)
             col[D_PROMO][n[D_PROMO]++] = s.promo_s;
@@ -180,7 +180,7 @@ void h_sw_print_kind(const h_run *r, h_kind k)
     if (d[D_SWM].n)
         printf(", median %.3f s p99 %.3f s max %.3f s after the trigger, published by all %d "
                "sentinels in %d",
-               d[D_SWM].med, d[D_SWM].p99, d[D_SWM].max, r->topo.n_sentinels, all_pub);
+               d[D_SWM].med, d[D_SWM].p99, d[D_SWM].max, r->n_sent, all_pub);
     printf("; +promoted-slave in %d/%d", d[D_PROMO].n, events);
     if (d[D_PROMO].n)
         printf(", median %.3f s p99 %.3f s max %.3f s", d[D_PROMO].med, d[D_PROMO].p99,
@@ -198,7 +198,7 @@ void h_sw_print_totals(const h_run *r)
     h_swatch_counts(r, &msgs, &outside, &reconn);
     printf("sentinel watch: %llu +switch-master/+promoted-slave messages for %s (%llu outside "
            "events), subscribed again %llu times after losing a sentinel\n",
-           (unsigned long long)msgs, r->topo.master_name, (unsigned long long)outside,
+           (unsigned long long)msgs, r->master_name, (unsigned long long)outside,
            (unsigned long long)reconn);
 }
 

@@ -18,35 +18,12 @@ static double since_s(int64_t from, int64_t to) { return (double)(to - from) / 1
 
 static int usable(const fx_node *n) { return n->running && !n->stopped; }
 
-/* ROLE of a data node: 'm', 'r' or 0 (no answer). Through the fixture, so
- * it speaks TLS to a TLS node; quiet, as the node may be down. */
-static char role_of(const fx_node *n)
-{
-    redisContext *c = fx_connect_quiet(n, 500);
-    if (c == NULL)
-        return 0;
-    char role = 0;
-    redisReply *rep = redisCommand(c, "ROLE");
-    if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
-        rep->element[0]->type == REDIS_REPLY_STRING) {
-        const char *s = rep->element[0]->str;
-        if (strcmp(s, "master") == 0)
-            role = 'm';
-        else if (strcmp(s, "slave") == 0 || strcmp(s, "replica") == 0)
-            role = 'r';
-    }
-    if (rep != NULL)
-        freeReplyObject(rep);
-    redisFree(c);
-    return role;
-}
-
 /* Poll the old master's ROLE until it says replica; 0 or -1 on timeout. */
-static int wait_demoted(h_event *e, fx_node *old, int timeout_ms)
+static int wait_demoted(h_run *r, h_event *e, int old, int timeout_ms)
 {
     int64_t deadline = h_now_ns() + (int64_t)timeout_ms * 1000000;
     while (h_now_ns() < deadline) {
-        if (role_of(old) == 'r') {
+        if (h_role_of(r, old) == 'r') {
             e->t_old_demoted = h_now_ns();
             return 0;
         }
@@ -91,27 +68,26 @@ int h_wait_settled(h_run *r, h_event *e, int timeout_ms)
 {
     h_phase(r, "%s #%d: settling (replicas in sync, sentinels agree)", h_kind_name(e->kind),
             e->round);
-    if (fx_wait_replicas_synced(&r->topo, timeout_ms) != 0)
-        return fail(e, "%s", "the topology did not settle (fx_wait_replicas_synced)");
-    int mi = fx_topology_master_index(&r->topo);
+    if (h_wait_synced(r, timeout_ms) != 0)
+        return fail(e, "%s", "the replicas did not catch up with the master");
+    int mi = h_master_index(r);
     if (mi < 0)
         return fail(e, "%s", "the sentinels do not agree on a master");
     r->master_idx = mi;
-    int port = r->topo.data[mi].port;
-    e->new_port = port;
+    e->new_node = mi;
 
     /* The pool must follow: its writer is the master Sentinel names. */
     int64_t deadline = h_now_ns() + 10000000000LL;
-    int pool_port = 0;
     for (;;) {
-        char host[128];
-        if (pool_current_master(r->pool, host, sizeof(host), &pool_port, NULL) == 0 &&
-            pool_port == port)
+        char host[256];
+        int pool_port = 0;
+        int have = pool_current_master(r->pool, host, sizeof(host), &pool_port, NULL) == 0;
+        if (have && h_node_of(r, host, pool_port) == mi)
             break;
         if (h_now_ns() > deadline) {
-            char msg[128];
-            snprintf(msg, sizeof(msg), "the pool's writer is port %d, Sentinel's master %d",
-                     pool_port, port);
+            char msg[600], want[300];
+            snprintf(msg, sizeof(msg), "the pool's writer is %s:%d, Sentinel's master %s",
+                     have ? host : "none", pool_port, h_node_name(r, mi, want, sizeof(want)));
             return fail(e, "%s", msg);
         }
         h_sleep_ms(20);
@@ -138,16 +114,32 @@ static const char *addr(const fx_node *n, char *buf, size_t len)
     return buf;
 }
 
+/* SENTINEL FAILOVER through the sentinels in turn from si, until one takes
+ * it or refuses it (an error reply is Sentinel's verdict, not a lost
+ * connection); the sentinel that took it is in *si. 0 or -1 (why). */
+static int ask_failover(h_run *r, int *si, char *why, size_t len)
+{
+    for (int k = 0; k < r->n_sent; k++) {
+        int i = (*si + k) % r->n_sent;
+        if (h_sentinel_failover(r, i, why, len) == 0) {
+            *si = i;
+            return 0;
+        }
+        if (r->deploy == NULL || strcmp(why, "no answer") != 0)
+            return -1;
+    }
+    return -1;
+}
+
 static int run_graceful(h_run *r, h_event *e, int old)
 {
-    fx_topology *t = &r->topo;
-    fx_node *m = &t->data[old];
-    int si = (e->round - 1 + r->master_idx) % t->n_sentinels;
-    char ma[32], sa[32], na[32];
-    addr(m, ma, sizeof(ma));
-    addr(&t->sentinel[si], sa, sizeof(sa));
-    e->sentinel_port = t->sentinel[si].port;
-    e->slow_periods = !r->o.fast_info && t->sentinel[si].sdebug_info_period_ms > 0;
+    /* A deployment's sentinels are the operator's: their periods stay as they are. */
+    fx_topology *t = r->deploy == NULL ? &r->topo : NULL;
+    int si = (e->round - 1 + r->master_idx) % r->n_sent;
+    char ma[300], sa[300], na[300], why[256];
+    h_node_name(r, old, ma, sizeof(ma));
+    h_sentinel_name(r, si, sa, sizeof(sa));
+    e->slow_periods = t != NULL && !r->o.fast_info && t->sentinel[si].sdebug_info_period_ms > 0;
     if (e->slow_periods)
         set_slow_periods(r, 1);
 
@@ -163,19 +155,24 @@ static int run_graceful(h_run *r, h_event *e, int old)
           e->slow_periods ? ", Sentinel's real info/publish periods" : "");
     h_phase(r, "graceful #%d: failover requested", e->round);
     atomic_store(&e->t_trigger, h_now_ns());
-    if (fx_sentinel_failover(t, si) != 0) {
+    if (ask_failover(r, &si, why, sizeof(why)) != 0) {
         if (e->slow_periods)
             set_slow_periods(r, 0);
-        return fail(e, "%s", "SENTINEL FAILOVER was refused");
+        return fail(e, "SENTINEL FAILOVER failed: %s", why);
     }
-    int ni = fx_wait_master_change(t, old, MASTER_CHANGE_MS);
+    e->sentinel_port = r->sent[si].port;
+    if (strcmp(h_sentinel_name(r, si, na, sizeof(na)), sa) != 0)
+        h_say(r, "graceful #%d: sentinel %s did not answer; %s took the request", e->round, sa, na);
+    int ni = h_wait_master_change(r, old, MASTER_CHANGE_MS);
     if (ni < 0) {
         if (e->slow_periods)
             set_slow_periods(r, 0);
-        return fail(e, "%s", "no new master within 45 s (see the sentinel logs: FX_KEEP_DIRS=1)");
+        return fail(e, "%s",
+                    t != NULL ? "no new master within 45 s (see the sentinel logs: FX_KEEP_DIRS=1)"
+                              : "no new master within 45 s (see the sentinels' logs)");
     }
     e->t_master_changed = h_now_ns();
-    addr(&t->data[ni], na, sizeof(na));
+    h_node_name(r, ni, na, sizeof(na));
     double dt = since_s(atomic_load(&e->t_trigger), e->t_master_changed);
     h_say(r, "graceful #%d: sentinels agree on the new master %s, %.2f s after the request",
           e->round, na, dt);
@@ -185,7 +182,7 @@ static int run_graceful(h_run *r, h_event *e, int old)
               "it.",
               na, dt, ma);
     h_phase(r, "graceful #%d: waiting for the old master %s to be demoted", e->round, ma);
-    int rc = wait_demoted(e, m, 60000);
+    int rc = wait_demoted(r, e, old, 60000);
     if (e->slow_periods)
         set_slow_periods(r, 0);
     if (rc != 0)
@@ -283,7 +280,7 @@ static int run_freeze(h_run *r, h_event *e, int old)
     h_say(r, "freeze #%d: old master %s resumed after %.2f s", e->round, ma,
           since_s(atomic_load(&e->t_trigger), e->t_action2));
     h_phase(r, "freeze #%d: waiting for the old master to be demoted", e->round);
-    if (wait_demoted(e, m, 60000) != 0)
+    if (wait_demoted(r, e, old, 60000) != 0)
         return fail(e, "%s", "the old master was not demoted within 60 s");
     h_say(r, "freeze #%d: old master %s now says replica, %.2f s after the freeze", e->round, ma,
           since_s(atomic_load(&e->t_trigger), e->t_old_demoted));
@@ -332,7 +329,7 @@ int h_scenario_run(h_run *r, int b)
     h_event *e = &r->ev[b];
     int old = r->master_idx;
     atomic_store(&r->cur_bucket, b);
-    atomic_store(&e->old_port, r->topo.data[old].port);
+    atomic_store(&e->old_node, old);
     h_phase(r, "%s #%d: steady writing before the fault", h_kind_name(e->kind), e->round);
     h_sleep_ms(r->o.lead_ms);
 
@@ -358,12 +355,14 @@ int h_scenario_run(h_run *r, int b)
                  "Sentinel needed %.1f s: a failover attempt was probably aborted and retried "
                  "after 2 x failover-timeout",
                  since_s(trig, e->t_master_changed));
-    h_say(r, "%s #%d: settled %.2f s after the trigger; master 127.0.0.1:%d", h_kind_name(e->kind),
-          e->round, since_s(trig, atomic_load(&e->t_end)), e->new_port);
+    char na[300];
+    h_node_name(r, e->new_node, na, sizeof(na));
+    h_say(r, "%s #%d: settled %.2f s after the trigger; master %s", h_kind_name(e->kind),
+          e->round, since_s(trig, atomic_load(&e->t_end)), na);
     if (e->expect_switch && sw != 0)
         h_narrate(r,
-                  "Settled: replicas in sync with 127.0.0.1:%d, all writers writing again. The "
+                  "Settled: replicas in sync with %s, all writers writing again. The "
                   "pool had switched %.2f s after the trigger.",
-                  e->new_port, since_s(trig, sw));
+                  na, since_s(trig, sw));
     return 0;
 }

@@ -9,7 +9,7 @@
  * handed out on the new master against it.
  *
  * All connections are served by one poll() loop (100 ms at most per turn,
- * so stop is prompt). They come from fx_connect_nonblock, which speaks TLS
+ * so stop is prompt). They come from h_connect_sentinel_nonblock, which speaks TLS
  * to TLS sentinels and blocks only for the connect and handshake (refused at
  * once while a sentinel is down, a few ms when it is up); after that they
  * are non-blocking. Over TLS, poll() sees only the socket, not what OpenSSL
@@ -41,9 +41,10 @@
 typedef enum { SW_DOWN = 0, SW_CONNECTING, SW_SUBSCRIBED } sw_state;
 
 typedef struct sw_conn {
-    int idx; /* sentinel index in the topology (bit in sent_switch_mask) */
+    int idx; /* sentinel number in the run (bit in sent_switch_mask) */
     int port;
-    fx_node node; /* copy: port, TLS and credentials do not change on restart */
+    char name[280]; /* host:port, for messages */
+    fx_node node; /* fixture: a copy (port, TLS and credentials do not change on restart) */
     redisContext *c;
     sw_state state;
     int want_write;   /* commands appended, not yet fully written */
@@ -62,8 +63,8 @@ struct h_swatch {
     _Atomic int stop;
     _Atomic int subscribed; /* connections currently subscribed */
     int n;
-    sw_conn conn[FX_MAX_SENTINELS];
-    char master_name[64];
+    sw_conn conn[H_MAX_SENTINELS];
+    char master_name[256];
     /* Read by the report after the thread is joined. */
     uint64_t messages, outside, reconnects; /* reconnects: subscribed again after a loss */
 };
@@ -77,7 +78,7 @@ static void sw_drop(struct h_swatch *sw, sw_conn *k, const char *why, int64_t no
         k->lost_said = 0;
     }
     if (k->t_lost != 0 && !k->lost_said && !atomic_load(&sw->stop)) {
-        h_say(r, "sentinel watch: lost 127.0.0.1:%d (%s), reconnecting every %d ms", k->port,
+        h_say(r, "sentinel watch: lost %s (%s), reconnecting every %d ms", k->name,
               why, SW_RETRY_MS);
         k->lost_said = 1;
     }
@@ -89,10 +90,11 @@ static void sw_drop(struct h_swatch *sw, sw_conn *k, const char *why, int64_t no
     k->t_retry = now + (int64_t)SW_RETRY_MS * 1000000;
 }
 
-static void sw_open(sw_conn *k, int64_t now)
+static void sw_open(struct h_swatch *sw, sw_conn *k, int64_t now)
 {
     k->t_retry = now + (int64_t)SW_RETRY_MS * 1000000;
-    redisContext *c = fx_connect_nonblock(&k->node, SW_CONNECT_MS); /* AUTH done if needed */
+    /* AUTH done if needed */
+    redisContext *c = h_connect_sentinel_nonblock(sw->r, &k->node, k->idx, SW_CONNECT_MS);
     if (c == NULL)
         return;
     if (redisAppendCommand(c, "SUBSCRIBE +switch-master +promoted-slave") != REDIS_OK) {
@@ -181,15 +183,14 @@ static void sw_message(struct h_swatch *sw, sw_conn *k, const char *chan, const 
     if (sw_t != 0)
         snprintf(rel, sizeof(rel), "; the pool switched %.0f ms %s", (double)llabs(t - sw_t) / 1e6,
                  sw_t <= t ? "before" : "after");
-    h_say(r, "sentinel 127.0.0.1:%d published %s (%s -> 127.0.0.1:%d), %.3f s after the "
-             "trigger%s",
-          k->port, chan, sw->master_name, new_port, (double)(t - trig) / 1e9, rel);
+    h_say(r, "sentinel %s published %s (%s -> %s:%d), %.3f s after the trigger%s", k->name, chan,
+          sw->master_name, is_switch ? tok[3] : tok[2], new_port, (double)(t - trig) / 1e9, rel);
 }
 
 static void sw_reply(struct h_swatch *sw, sw_conn *k, redisReply *rep, int64_t t)
 {
     if (rep->type == REDIS_REPLY_ERROR) {
-        h_say(sw->r, "sentinel watch: 127.0.0.1:%d refused: %s", k->port, rep->str);
+        h_say(sw->r, "sentinel watch: %s refused: %s", k->name, rep->str);
         sw_drop(sw, k, "error reply", t);
         return;
     }
@@ -208,8 +209,8 @@ static void sw_reply(struct h_swatch *sw, sw_conn *k, redisReply *rep, int64_t t
         atomic_fetch_add(&sw->subscribed, 1);
         if (k->t_lost != 0) {
             sw->reconnects++;
-            h_say(sw->r, "sentinel watch: subscribed again to 127.0.0.1:%d, %.2f s after losing it",
-                  k->port, (double)(t - k->t_lost) / 1e9);
+            h_say(sw->r, "sentinel watch: subscribed again to %s, %.2f s after losing it",
+                  k->name, (double)(t - k->t_lost) / 1e9);
         }
     } else if (strcmp(kind, "pong") == 0) {
         k->ping_out = 0;
@@ -245,7 +246,7 @@ static void sw_tick(struct h_swatch *sw, sw_conn *k, int64_t now)
 {
     if (k->c == NULL) {
         if (now >= k->t_retry)
-            sw_open(k, now);
+            sw_open(sw, k, now);
         return;
     }
     if (k->state == SW_CONNECTING && now - k->t_open > SW_CONNECT_NS) {
@@ -267,8 +268,8 @@ static void sw_tick(struct h_swatch *sw, sw_conn *k, int64_t now)
 static void *sw_main(void *arg)
 {
     struct h_swatch *sw = arg;
-    struct pollfd pfd[FX_MAX_SENTINELS];
-    sw_conn *map[FX_MAX_SENTINELS];
+    struct pollfd pfd[H_MAX_SENTINELS];
+    sw_conn *map[H_MAX_SENTINELS];
     while (!atomic_load(&sw->stop)) {
         int64_t now = h_now_ns();
         int nf = 0;
@@ -321,13 +322,15 @@ int h_swatch_start(h_run *r)
     sw->r = r;
     /* Snapshot on the main thread: the fixture rewrites the nodes on restart
      * (same port), and this thread must not read them meanwhile. */
-    sw->n = r->topo.n_sentinels < FX_MAX_SENTINELS ? r->topo.n_sentinels : FX_MAX_SENTINELS;
+    sw->n = r->n_sent;
     for (int i = 0; i < sw->n; i++) {
         sw->conn[i].idx = i;
-        sw->conn[i].port = r->topo.sentinel[i].port;
-        sw->conn[i].node = r->topo.sentinel[i];
+        sw->conn[i].port = r->sent[i].port;
+        h_sentinel_name(r, i, sw->conn[i].name, sizeof(sw->conn[i].name));
+        if (r->deploy == NULL && i < r->topo.n_sentinels)
+            sw->conn[i].node = r->topo.sentinel[i];
     }
-    snprintf(sw->master_name, sizeof(sw->master_name), "%s", r->topo.master_name);
+    snprintf(sw->master_name, sizeof(sw->master_name), "%s", r->master_name);
     if (pthread_create(&sw->thread, NULL, sw_main, sw) != 0) {
         free(sw);
         return -1;

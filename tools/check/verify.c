@@ -50,13 +50,15 @@ static int verify_writer(h_run *r, redisContext *c, h_writer *w)
 {
     uint64_t acked = atomic_load(&w->acked);
     int ok = 1;
-    redisReply *rep = redisCommand(c, "GET fh:cnt:%d", w->id);
+    char cnt_key[H_KEY_MAX], log_key[H_KEY_MAX];
+    h_writer_keys(r, w->id, cnt_key, log_key);
+    redisReply *rep = redisCommand(c, "GET %s", cnt_key);
     w->counter = reply_ll(rep, &ok);
     if (rep)
         freeReplyObject(rep);
     if (!ok)
         return -1;
-    rep = redisCommand(c, "LLEN fh:log:%d", w->id);
+    rep = redisCommand(c, "LLEN %s", log_key);
     w->llen = reply_ll(rep, &ok);
     if (rep)
         freeReplyObject(rep);
@@ -69,7 +71,7 @@ static int verify_writer(h_run *r, redisContext *c, h_writer *w)
     if (counts == NULL)
         return -1;
     for (long long off = 0; off < w->llen; off += LRANGE_CHUNK) {
-        rep = redisCommand(c, "LRANGE fh:log:%d %lld %lld", w->id, off, off + LRANGE_CHUNK - 1);
+        rep = redisCommand(c, "LRANGE %s %lld %lld", log_key, off, off + LRANGE_CHUNK - 1);
         if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
             if (rep)
                 freeReplyObject(rep);
@@ -110,15 +112,15 @@ static int verify_writer(h_run *r, redisContext *c, h_writer *w)
 int h_verify_data(h_run *r)
 {
     h_phase(r, "verifying the data on the final master");
-    fx_wait_replicas_synced(&r->topo, 30000);
-    int mi = fx_topology_master_index(&r->topo);
+    h_wait_synced(r, 30000);
+    int mi = h_master_index(r);
     if (mi < 0) {
         snprintf(r->verify_note, sizeof(r->verify_note), "no agreed master at the end");
         return -1;
     }
     r->master_idx = mi;
-    r->final_master_port = r->topo.data[mi].port;
-    redisContext *c = fx_connect(&r->topo.data[mi]);
+    r->final_master = mi;
+    redisContext *c = h_connect_node(r, mi, 5000, 0);
     if (c == NULL) {
         snprintf(r->verify_note, sizeof(r->verify_note), "cannot connect to the final master");
         return -1;

@@ -1,8 +1,9 @@
 /* writer.c: the writer threads.
  *
- * Each writer w owns two keys on the master: the counter fh:cnt:<w> and the
- * list fh:log:<w>. One write is the pipelined transaction
- *     MULTI; INCR fh:cnt:<w>; RPUSH fh:log:<w> <seq>; EXEC
+ * Each writer w owns two keys on the master: the counter <prefix>cnt:<w> and
+ * the list <prefix>log:<w> (prefix "fh:", or --key-prefix on a deployment).
+ * One write is the pipelined transaction
+ *     MULTI; INCR <prefix>cnt:<w>; RPUSH <prefix>log:<w> <seq>; EXEC
  * sent in one round trip: both effects or neither, so on any node the
  * counter equals the list length, and the list says which sequence numbers
  * were applied.
@@ -138,7 +139,7 @@ static int readonly_is_violation(h_run *r, int b, int64_t t_checkout)
  * ends soon after the switch so that an unrelated stall while the event
  * settles (the old master's demotion takes ~10 s) is not charged to the
  * failover; max_gap keeps the longest gap of the whole event for those. */
-static void on_success(h_writer *w, int64_t t, int port)
+static void on_success(h_writer *w, int64_t t, int node)
 {
     h_run *r = w->run;
     int nb = atomic_load(&r->cur_bucket);
@@ -174,10 +175,10 @@ static void on_success(h_writer *w, int64_t t, int port)
             hb->out_gap = t - from;
             hb->out_gap_from = from;
         }
-        if (e->expect_switch && port != atomic_load(&e->old_port)) {
+        if (e->expect_switch && node != atomic_load(&e->old_node)) {
             if (hb->first_new == 0)
                 hb->first_new = t;
-        } else if (e->expect_switch && port == atomic_load(&e->old_port)) {
+        } else if (e->expect_switch && node == atomic_load(&e->old_node)) {
             /* The library's promise: after its switch, at most the write in
              * flight on a connection borrowed before it lands on the old master. */
             int64_t sw = atomic_load(&e->t_switch);
@@ -191,11 +192,11 @@ static void on_success(h_writer *w, int64_t t, int port)
 
 /* The first connection handed out on another node than the old master after
  * the trigger: when the failover reached the application. */
-static void note_handout(h_run *r, int b, int port)
+static void note_handout(h_run *r, int b, int node)
 {
     h_event *e = &r->ev[b];
     if (!e->expect_switch || atomic_load(&e->t_first_handout) != 0 ||
-        port == atomic_load(&e->old_port))
+        node == atomic_load(&e->old_node))
         return;
     int64_t trig = atomic_load(&e->t_trigger), now = h_now_ns(), zero = 0;
     if (trig != 0 && now >= trig)
@@ -228,9 +229,8 @@ static void *writer_main(void *arg)
 {
     h_writer *w = arg;
     h_run *r = w->run;
-    char cnt_key[32], log_key[32];
-    snprintf(cnt_key, sizeof(cnt_key), "fh:cnt:%d", w->id);
-    snprintf(log_key, sizeof(log_key), "fh:log:%d", w->id);
+    char cnt_key[H_KEY_MAX], log_key[H_KEY_MAX];
+    h_writer_keys(r, w->id, cnt_key, log_key);
     int64_t period = r->o.rate > 0 ? 1000000000 / r->o.rate : 0;
     int64_t due = h_now_ns();
 
@@ -251,8 +251,8 @@ static void *writer_main(void *arg)
                 h_sleep_ms(1);
             continue;
         }
-        int port = c->tcp.port;
-        note_handout(r, b, port);
+        int node = h_node_of(r, c->tcp.host, c->tcp.port);
+        note_handout(r, b, node);
         h_errkind kind;
         long long incr = 0;
         w_outcome out = write_once(c, cnt_key, log_key, w->seq, &kind, &incr);
@@ -265,8 +265,8 @@ static void *writer_main(void *arg)
                 hb->rewinds++;
             w->last_incr = incr;
             int64_t t_ok = h_now_ns();
-            on_success(w, t_ok, port);
-            h_tl_ok(w, t_ok, port);
+            on_success(w, t_ok, node);
+            h_tl_ok(w, t_ok, node);
             w->seq++;
             w->pending_ambiguous = 0;
             atomic_store(&w->acked, w->seq - 1);
@@ -284,9 +284,14 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+void h_writer_keys(const h_run *r, int id, char cnt[H_KEY_MAX], char log[H_KEY_MAX])
+{
+    snprintf(cnt, H_KEY_MAX, "%scnt:%d", r->key_prefix, id);
+    snprintf(log, H_KEY_MAX, "%slog:%d", r->key_prefix, id);
+}
+
 int h_writers_start(h_run *r)
 {
-    h_tl_init(r);
     for (int i = 0; i < r->o.writers; i++) {
         h_writer *w = &r->w[i];
         w->id = i;
