@@ -231,18 +231,19 @@ static long long keys_under(const fx_node *n, const char *prefix)
 static void test_failover(void **state)
 {
     (void)state;
-    char tls[1024], prefix[64], json[128];
+    char tls[1024], prefix[64], json[128], svg[128];
     assert_true(tls_args(tls, sizeof(tls)) >= 0);
     snprintf(prefix, sizeof(prefix), "spc-test:%d:", (int)getpid());
     snprintf(json, sizeof(json), "/tmp/spc-test-%d.json", (int)getpid());
+    snprintf(svg, sizeof(svg), "/tmp/spc-test-%d.svg", (int)getpid());
     assert_int_equal(fx_wait_replicas_synced(&topo, 20000), 0);
     int before = fx_topology_master_index(&topo);
     assert_true(before >= 0);
     run_out o;
     run_tool(&o,
              "--sentinels %s --master-name %s %s --failover --yes --key-prefix %s --writers 4 "
-             "--rate 200 --lead-ms 500 --quiet --json %s",
-             sentinels, topo.master_name, tls, prefix, json);
+             "--rate 200 --lead-ms 500 --quiet --json %s --plot %s",
+             sentinels, topo.master_name, tls, prefix, json, svg);
     assert_int_equal(o.status, 0);
     assert_non_null(strstr(o.text, "result: PASS"));
     assert_non_null(strstr(o.text, "[PASS] 3c the run's keys deleted"));
@@ -252,10 +253,17 @@ static void test_failover(void **state)
     assert_int_not_equal(after, before);
     for (int i = 0; i < topo.n_data; i++)
         assert_int_equal(keys_under(&topo.data[i], prefix), 0);
-    FILE *f = fopen(json, "r");
-    assert_non_null(f);
     char buf[8192];
+    FILE *f = fopen(svg, "r");
+    assert_non_null(f);
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(svg);
+    assert_non_null(strstr(buf, "<svg"));
+    f = fopen(json, "r");
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
     buf[n] = '\0';
     fclose(f);
     unlink(json);

@@ -18,10 +18,11 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sentinel-pool-check [options]\n"
-            "Starts 1 master, 2 replicas and 3 sentinels on 127.0.0.1 (test fixture), a pool\n"
-            "through the public API, writer threads, and injects failovers; checks that no\n"
-            "READONLY reaches a writer after the pool switched, counts lost and duplicated\n"
-            "writes on the final master, and checks for connection and thread leaks.\n"
+            "Self-contained mode: starts 1 master, 2 replicas and 3 sentinels on 127.0.0.1,\n"
+            "a pool through the public API, writer threads, and injects failovers; checks\n"
+            "that no READONLY reaches a writer after the pool switched, counts lost and\n"
+            "duplicated writes on the final master, and checks for connection and thread\n"
+            "leaks.\n"
             "\n"
             "  --scenario LIST    comma-separated, run in order [graceful,crash,freeze]:\n"
             "                       graceful       SENTINEL FAILOVER (old master stays up)\n"
@@ -53,7 +54,10 @@ static void usage(FILE *f)
             "                     the harness's own connections use TLS with a client\n"
             "                     certificate (made for the run, removed after it). Needs a\n"
             "                     build with TLS; SENTINEL_POOL_TEST_TLS=1 implies it\n"
-            "Exit: 0 pass, 1 an invariant failed, 2 setup error, 3 watchdog.\n",
+            "Exit: 0 pass, 1 an invariant failed, 2 setup error, 3 watchdog.\n"
+            "\n"
+            "Deployment mode (an existing deployment, read-only unless --failover):\n"
+            "  sentinel-pool-check --sentinels HOST:PORT,... --master-name NAME --help\n",
             H_MAX_WRITERS);
 }
 
