@@ -256,6 +256,9 @@ redisContext *fx_connect_quiet(const fx_node *n, int timeout_ms);
  * (TLS included). The connect, TLS handshake and AUTH themselves block, up
  * to timeout_ms: a few ms on loopback, refused at once when the node is down. */
 redisContext *fx_connect_nonblock(const fx_node *n, int timeout_ms);
+/* Turn a connected blocking context non-blocking (plain or TLS); 0, or -1
+ * and c is freed. */
+int fx_set_nonblocking(redisContext *c);
 /* "Redis 7.0.15" or "Valkey 8.1.1": what n runs, from INFO server ("?" when
  * it does not answer). */
 void fx_server_version(const fx_node *n, char *buf, size_t len);

@@ -337,8 +337,13 @@ redisContext *fx_connect_quiet(const fx_node *n, int timeout_ms)
 redisContext *fx_connect_nonblock(const fx_node *n, int timeout_ms)
 {
     redisContext *c = fxi_connect(n, timeout_ms, 1);
-    if (!c)
+    if (!c || fx_set_nonblocking(c) != 0)
         return NULL;
+    return c;
+}
+
+int fx_set_nonblocking(redisContext *c)
+{
     /* hiredis has no call that turns a connected context non-blocking. Its
      * reads and writes, plain and TLS alike, take EAGAIN (or OpenSSL's
      * WANT_READ/WRITE) for "try later" exactly when REDIS_BLOCK is clear,
@@ -346,10 +351,10 @@ redisContext *fx_connect_nonblock(const fx_node *n, int timeout_ms)
     int fl = fcntl(c->fd, F_GETFL);
     if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
         redisFree(c);
-        return NULL;
+        return -1;
     }
     c->flags &= ~REDIS_BLOCK;
-    return c;
+    return 0;
 }
 
 redisReply *fxi_vcmd(const fx_node *n, int timeout_ms, int quiet, const char *fmt, va_list ap)

@@ -4,7 +4,6 @@
  * scenarios, the settle wait, verification and the sentinel watch reach
  * servers only through these calls, so both modes share them. */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -230,16 +229,8 @@ int h_sentinel_failover(h_run *r, int si, char *why, size_t len)
 
 redisContext *h_connect_sentinel_nonblock(h_run *r, const fx_node *snapshot, int si, int timeout_ms)
 {
-    redisContext *c = r->deploy == NULL ? fx_connect_nonblock(snapshot, timeout_ms)
-                                        : deploy_connect(r, &r->sent[si], 1, 1);
-    if (c == NULL || r->deploy == NULL)
-        return c;
-    /* As fx_connect_nonblock: the socket flag and REDIS_BLOCK are the whole switch. */
-    int fl = fcntl(c->fd, F_GETFL);
-    if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-        redisFree(c);
-        return NULL;
-    }
-    c->flags &= ~REDIS_BLOCK;
-    return c;
+    if (r->deploy == NULL)
+        return fx_connect_nonblock(snapshot, timeout_ms);
+    redisContext *c = deploy_connect(r, &r->sent[si], 1, 1);
+    return c != NULL && fx_set_nonblocking(c) == 0 ? c : NULL;
 }
