@@ -4,6 +4,8 @@
  * to store, log and hand to getaddrinfo(). */
 #include "pool/addr.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +192,12 @@ const char *spool_addr_format(const char *host, int port, char *buf, size_t bufl
     else
         snprintf(buf, buflen, "%s:%d", host, port);
     return buf;
+}
+
+int spool_host_is_numeric(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
 int spool_addr_equal(const spool_addr *a, const spool_addr *b)

@@ -31,6 +31,9 @@ int spool_addr_list_parse(const char *s, spool_addr **out, size_t *count);
  * Nodes are compared by the name the sentinels give, never resolved. */
 int spool_addr_equal(const spool_addr *a, const spool_addr *b);
 
+/* 1 when host is an IPv4 or IPv6 literal (no zone index), 0 for a name. */
+int spool_host_is_numeric(const char *host);
+
 /* Format host:port, bracketing IPv6 literals, into buf; returns buf. */
 const char *spool_addr_format(const char *host, int port, char *buf, size_t buflen);
 

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "pool/addr.h"
 #include "pool/reply_guard.h"
 #include "pool/tls.h"
 #include "sentinel_pool.h"
@@ -189,12 +190,6 @@ static int resolve(const char *host, int port, int64_t deadline_ns, char *out, s
     return rc;
 }
 
-static int is_numeric_host(const char *host)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
-}
-
 /* Wait for a non-blocking connect to finish, in slices when it can be
  * cancelled. 0 connected, or a POOL_E* code / SPOOL_ECANCELLED. */
 static int finish_connect(int fd, int64_t deadline_ns, spool_cancel_fn cancelled, void *arg)
@@ -246,7 +241,7 @@ int spool_connect_ex(const char *host, int port, int64_t deadline_ns, int cmd_ti
     *out = NULL;
     char numeric[INET6_ADDRSTRLEN + 12]; /* + "%<scope id>" */
     const char *ip = host;
-    if (!is_numeric_host(host)) {
+    if (!spool_host_is_numeric(host)) {
         int rc = resolve(host, port, deadline_ns, numeric, sizeof(numeric));
         if (rc != 0)
             return rc;

@@ -1,8 +1,10 @@
 /* test_check.c: sentinel-pool-check's deployment mode against a topology
  * the tool did not start (the fixture starts it here): the read-only report
- * names every node and role, each misconfiguration gives its warning, bad
- * input ends with a message and exit 2 within the timeouts, and --failover
- * runs one graceful failover that passes its invariants and leaves no key. Runs the
+ * names every node and role, each misconfiguration gives its warning
+ * (failover timings, replica sets that differ between sentinels, hostnames
+ * mixed with addresses, a TLS mismatch with its hint), bad input ends with
+ * a message and exit 2 within the timeouts, and --failover runs one
+ * graceful failover that passes its invariants and leaves no key. Runs the
  * built tool as a child process; skips (77) in a build without it. */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -11,9 +13,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,6 +137,70 @@ static void test_report_names_every_node(void **state)
     assert_true(row_says(&o, topo.data[0].port, "master"));
     for (int i = 1; i < topo.n_data; i++)
         assert_true(row_says(&o, topo.data[i].port, "replica"));
+    assert_non_null(strstr(o.text, "NOTE: the deployment announces IP addresses"));
+}
+
+/* SENTINEL SET <name> key value on s; 0 on +OK. */
+static int sentinel_set(const fx_node *s, const char *key, long long value)
+{
+    redisReply *r = fx_cmd(s, "SENTINEL SET %s %s %lld", topo.master_name, key, value);
+    int ok = r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
+    if (r != NULL)
+        freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+/* A down-after-milliseconds under the sensible range on one sentinel, a
+ * failover-timeout over it on another: a warning each, and one for the
+ * disagreement. Both are set back before anything is asserted. */
+static void test_failover_timings(void **state)
+{
+    (void)state;
+    const fx_node *s0 = &topo.sentinel[0], *s1 = &topo.sentinel[1];
+    assert_int_equal(sentinel_set(s0, "down-after-milliseconds", 100), 0);
+    assert_int_equal(sentinel_set(s1, "failover-timeout", 3600000), 0);
+    char tls[1024], p0[16], p1[16];
+    assert_true(tls_args(tls, sizeof(tls)) >= 0);
+    run_out o;
+    run_tool(&o, "--sentinels %s --master-name %s %s", sentinels, topo.master_name, tls);
+    int back = sentinel_set(s0, "down-after-milliseconds", topo.down_after_ms);
+    back |= sentinel_set(s1, "failover-timeout", topo.failover_timeout_ms);
+    snprintf(p0, sizeof(p0), ":%d:", s0->port);
+    snprintf(p1, sizeof(p1), ":%d:", s1->port);
+    assert_int_equal(back, 0);
+    assert_int_equal(o.status, 1);
+    assert_true(warned(&o, "down-after-milliseconds 100: under 1 s", p0));
+    assert_true(warned(&o, "failover-timeout 3600000: over 15 min", p1));
+    assert_true(warned(&o, "sentinels disagree on down-after-milliseconds", NULL));
+    assert_true(warned(&o, "sentinels disagree on failover-timeout", NULL));
+}
+
+/* A sentinel that closes the connection on plaintext without a word, as a
+ * TLS-only port does (over TLS: one that answers a ClientHello with -ERR,
+ * as a plaintext Redis does): its row and warning say what to change. */
+static void test_tls_mismatch_hint(void **state)
+{
+    (void)state;
+    int tls_run = fx_topology_tls_dir(&topo) != NULL;
+    fx_fake_step tls_only[] = {FX_READ_ANY, FX_CLOSE};
+    fx_fake_step plaintext[] = {FX_READ_ANY, FX_SEND_STR("-ERR unknown command\r\n"), FX_HANG};
+    fx_fake f;
+    memset(&f, 0, sizeof(f));
+    assert_int_equal(tls_run ? fx_fake_start(&f, plaintext, 3) : fx_fake_start(&f, tls_only, 2),
+                     0);
+    char tls[1024], port[16];
+    assert_true(tls_args(tls, sizeof(tls)) >= 0);
+    run_out o;
+    int fake = f.port;
+    run_tool(&o, "--sentinels 127.0.0.1:%d,%s --master-name %s --timeout-ms 1000 %s", fake,
+             sentinels, topo.master_name, tls);
+    fx_fake_stop(&f);
+    const char *hint = tls_run ? "TLS asked of a plaintext port? (drop --sentinel-tls)"
+                               : "a TLS-only port? (try --sentinel-tls)";
+    snprintf(port, sizeof(port), ":%d", fake);
+    assert_int_equal(o.status, 1);
+    assert_true(row_says(&o, fake, hint));
+    assert_true(warned(&o, hint, port));
 }
 
 /* replica-read-only no on one replica: its warning, exit 1. */
@@ -310,6 +378,122 @@ static void test_failover_refused(void **state)
     assert_int_equal(fx_topology_master_index(&topo), before);
 }
 
+/* Wait (bounded) until sentinel s lists (want 1) or does not list (0)
+ * the replica at port. 0 when it does. */
+static int wait_listed(const fx_node *s, const char *name, int port, int want, int ms)
+{
+    char flags[256];
+    for (int64_t end = fx_now_ms() + ms; fx_now_ms() < end; fx_sleep_ms(100))
+        if ((fx_sentinel_flags(s, "replicas", name, port, flags, sizeof(flags)) == 0) == want)
+            return 0;
+    return -1;
+}
+
+/* Wait (bounded) until the master's ROLE lists n replicas. */
+static int wait_role_lists(const fx_node *m, size_t n, int ms)
+{
+    for (int64_t end = fx_now_ms() + ms; fx_now_ms() < end; fx_sleep_ms(100)) {
+        redisReply *r = fx_cmd(m, "ROLE");
+        int ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                 r->element[2]->type == REDIS_REPLY_ARRAY && r->element[2]->elements == n;
+        if (r != NULL)
+            freeReplyObject(r);
+        if (ok)
+            return 0;
+    }
+    return -1;
+}
+
+/* Sentinels that disagree on the replicas, made the way it happens: a
+ * replica goes away for good and only one sentinel is reset. The others
+ * never forget it; the reset one relearns the replicas from the master's
+ * INFO, which no longer lists it. */
+static void test_replica_sets_differ(void **state)
+{
+    (void)state;
+    if (fx_topology_tls_dir(&topo) != NULL)
+        skip(); /* the same code over TLS; the plaintext run covers it */
+    fx_topology b;
+    fx_topology_opts bo;
+    memset(&bo, 0, sizeof(bo));
+    bo.n_sentinels = 2;
+    assert_int_equal(fx_topology_start(&b, &bo), 0);
+    /* No assert until b is stopped: its servers would outlive the test. */
+    char list[256];
+    int ready = fx_sentinels_string(&b, list, sizeof(list));
+    int gone = b.data[2].port;
+    fx_node_stop(&b.data[2]);
+    ready |= wait_role_lists(&b.data[0], 1, 10000);
+    redisReply *r = ready == 0 ? fx_cmd(&b.sentinel[0], "SENTINEL RESET %s", b.master_name) : NULL;
+    int reset = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    if (r != NULL)
+        freeReplyObject(r);
+    /* Preconditions: one lists the gone replica and the other relearned
+     * the live one but not the gone one. */
+    ready |= !reset || wait_listed(&b.sentinel[0], b.master_name, b.data[1].port, 1, 15000) ||
+             wait_listed(&b.sentinel[0], b.master_name, gone, 0, 100) ||
+             wait_listed(&b.sentinel[1], b.master_name, gone, 1, 100);
+    run_out o;
+    if (ready == 0)
+        run_tool(&o, "--sentinels %s --master-name %s --timeout-ms 1000", list, b.master_name);
+    char port[32], s0[48], live[48];
+    snprintf(port, sizeof(port), "replica 127.0.0.1:%d ", gone);
+    snprintf(s0, sizeof(s0), "not by sentinel 127.0.0.1:%d ", b.sentinel[0].port);
+    snprintf(live, sizeof(live), "replica 127.0.0.1:%d is listed", b.data[1].port);
+    fx_topology_stop(&b);
+    assert_int_equal(ready, 0);
+    assert_int_equal(o.status, 1);
+    assert_true(warned(&o, port, s0));
+    assert_false(warned(&o, live, NULL));
+}
+
+/* "localhost" is the one name every machine has; it must lead to
+ * 127.0.0.1, where the fixture's servers listen, for the sentinels to use it. */
+static int localhost_is_v4(void)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo("localhost", NULL, &hints, &ai) != 0)
+        return 0;
+    char ip[64] = "";
+    int ok = getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST) ==
+                 0 && strcmp(ip, "127.0.0.1") == 0;
+    freeaddrinfo(ai);
+    return ok;
+}
+
+/* One sentinel announced by name, everything else by address: the mix is
+ * a warning (a client comparing by name sees one node as two). */
+static void test_names_mixed(void **state)
+{
+    (void)state;
+    if (fx_topology_tls_dir(&topo) != NULL)
+        skip(); /* the same code over TLS; the plaintext run covers it */
+    if (!localhost_is_v4()) {
+        printf("# skipped: localhost does not resolve to 127.0.0.1 first\n");
+        skip();
+    }
+    static const fx_host sh[FX_MAX_SENTINELS] = {{"127.0.0.1", "localhost"}};
+    fx_topology c;
+    fx_topology_opts co;
+    memset(&co, 0, sizeof(co));
+    co.n_replicas = -1;
+    co.n_sentinels = 2;
+    co.sentinel_hosts = sh;
+    co.sentinel_extra_config = "sentinel resolve-hostnames yes\nsentinel announce-hostnames yes";
+    assert_int_equal(fx_topology_start(&c, &co), 0);
+    char list[256];
+    int listed = fx_sentinels_string(&c, list, sizeof(list));
+    run_out o;
+    if (listed == 0)
+        run_tool(&o, "--sentinels %s --master-name %s --timeout-ms 1000", list, c.master_name);
+    char name[64];
+    snprintf(name, sizeof(name), "sentinel localhost:%d by name", c.sentinel[0].port);
+    fx_topology_stop(&c);
+    assert_int_equal(listed, 0);
+    assert_int_equal(o.status, 1);
+    assert_true(warned(&o, "hostnames and addresses mixed", name));
+}
+
 /* Bad input: a clear message, exit 2, within the timeouts. */
 static void test_bad_input(void **state)
 {
@@ -332,11 +516,17 @@ static void test_bad_input(void **state)
                  topo.master_name);
         assert_int_equal(o.status, 2);
         assert_non_null(strstr(o.text, "authentication failed"));
-        /* TLS asked of plaintext sentinels: refused within the timeout. */
+        /* TLS asked of plaintext sentinels: refused within the timeout,
+         * saying why (a build without TLS says so before trying). */
         run_tool(&o, "--sentinels %s --master-name %s --sentinel-tls --timeout-ms 500",
                  sentinels, topo.master_name);
         assert_int_equal(o.status, 2);
         assert_true(o.ms < 5000);
+        if (fx_tls_available())
+            assert_true(row_says(&o, topo.sentinel[0].port,
+                                 "TLS asked of a plaintext port? (drop --sentinel-tls)"));
+        else
+            assert_non_null(strstr(o.text, "this build of sentinel_pool has no TLS"));
     }
     run_tool(&o, "--sentinels nonsense --master-name %s", topo.master_name);
     assert_int_equal(o.status, 2);
@@ -348,9 +538,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_names_every_node),
+        cmocka_unit_test(test_failover_timings),
+        cmocka_unit_test(test_tls_mismatch_hint),
         cmocka_unit_test(test_writable_replica),
         cmocka_unit_test(test_lagging_replica),
         cmocka_unit_test(test_foreign_sentinel),
+        cmocka_unit_test(test_replica_sets_differ),
+        cmocka_unit_test(test_names_mixed),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_failover_refused),
         cmocka_unit_test(test_failover), /* last: the master changes */

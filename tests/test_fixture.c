@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,10 +423,76 @@ static void test_zeroed_objects_are_safe(void **state)
     assert_true(p > 0 && p < 65536);
 }
 
+/* mkdir -p of path's directory part. */
+static void mkdir_parents(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            fail_msg("mkdir %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+}
+
+static void touch(const char *path)
+{
+    mkdir_parents(path);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* make-certs.sh: the source tree's while it exists, else the installed one
+ * next to the program (an installed sentinel-pool-check --tls), else none. */
+static void test_certs_script_lookup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR") != NULL && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char root[512], src[600], exe[600], installed[1200], in_src[700], out[1200];
+    snprintf(root, sizeof(root), "%s/fx-lookup-XXXXXX", tmp);
+    assert_non_null(mkdtemp(root));
+    snprintf(src, sizeof(src), "%s/src", root);
+    snprintf(exe, sizeof(exe), "%s/prefix/bin/sentinel-pool-check", root);
+    snprintf(installed, sizeof(installed), "%s/prefix/bin/%s", root, SPOOL_CERTS_FROM_BIN);
+    snprintf(in_src, sizeof(in_src), "%s/tests/support/make-certs.sh", src);
+    touch(exe);
+    int none = fx_tls_certs_script_in(src, exe, out, sizeof(out));
+    int none_names_src = strcmp(out, in_src) == 0;
+    touch(installed);
+    int inst = fx_tls_certs_script_in(src, exe, out, sizeof(out));
+    int inst_path = strcmp(out, installed) == 0;
+    int no_exe = fx_tls_certs_script_in(src, NULL, out, sizeof(out));
+    touch(in_src);
+    int both = fx_tls_certs_script_in(src, exe, out, sizeof(out));
+    int both_path = strcmp(out, in_src) == 0;
+    nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    assert_int_equal(none, -1);
+    assert_true(none_names_src);
+    assert_int_equal(inst, 0);
+    assert_true(inst_path);
+    assert_int_equal(no_exe, -1);
+    assert_int_equal(both, 0);
+    assert_true(both_path);
+    /* In the build tree, the source tree's. */
+    assert_int_equal(fx_tls_certs_script(out, sizeof(out)), 0);
+    assert_string_equal(out, SPOOL_SOURCE_DIR "/tests/support/make-certs.sh");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zeroed_objects_are_safe),
+        cmocka_unit_test(test_certs_script_lookup),
         cmocka_unit_test_setup_teardown(test_fake_dribble, setup_fake, teardown_fake),
         cmocka_unit_test_setup_teardown(test_fake_split_repeat_and_reset, setup_fake,
                                         teardown_fake),

@@ -388,6 +388,22 @@ static void test_addr_equal(void **state)
     assert_false(spool_addr_equal(&n1, &n10));
 }
 
+/* Names and numbers, as sentinel-pool-check sorts what a deployment
+ * announces: an address with a zone index counts as a name (getaddrinfo
+ * resolves it). */
+static void test_host_is_numeric(void **state)
+{
+    (void)state;
+    assert_true(spool_host_is_numeric("127.0.0.1"));
+    assert_true(spool_host_is_numeric("::1"));
+    assert_true(spool_host_is_numeric("2001:DB8::1"));
+    assert_false(spool_host_is_numeric("localhost"));
+    assert_false(spool_host_is_numeric("sp-node-0.redis.svc"));
+    assert_false(spool_host_is_numeric("127.0.0.1.nip.io"));
+    assert_false(spool_host_is_numeric("fe80::1%eth0"));
+    assert_false(spool_host_is_numeric(""));
+}
+
 /* ---- spool_role_parse ------------------------------------------------------ */
 
 #define ROLE_MASTER1                                                                               \
@@ -1463,6 +1479,7 @@ int main(void)
         cmocka_unit_test(test_addr_list_parse),
         cmocka_unit_test(test_addr_format),
         cmocka_unit_test(test_addr_equal),
+        cmocka_unit_test(test_host_is_numeric),
         cmocka_unit_test(test_role_parse),
         cmocka_unit_test(test_role_parse_hostile),
         cmocka_unit_test(test_role_parse_info),

@@ -106,6 +106,14 @@ int fx_tls_available(void);
  * dir (len >= 256 is plenty). 0, or -1 with a message and nothing left
  * behind. */
 int fx_tls_make_certs(char *dir, size_t len);
+/* The make-certs.sh fx_tls_make_certs runs: the source tree's when it is
+ * there (tests, and tools run from the build tree), else the one `cmake
+ * --install` put under <datadir>/sentinel_pool, found from the running
+ * program's own path. Copies it into out; 0, or -1 when neither exists (out
+ * then names the source tree's). Works in any build. */
+int fx_tls_certs_script(char *out, size_t len);
+/* The same choice for a given source tree and program path. */
+int fx_tls_certs_script_in(const char *source_dir, const char *exe, char *out, size_t len);
 /* Remove such a directory and its files (refuses any directory whose name
  * does not start with fx-certs-). Honors FX_KEEP_DIRS. NULL or "" is fine. */
 void fx_tls_remove_certs(const char *dir);

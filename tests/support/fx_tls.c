@@ -34,6 +34,31 @@ int fx_tls_available(void)
 #endif
 }
 
+int fx_tls_certs_script_in(const char *source_dir, const char *exe, char *out, size_t len)
+{
+    char installed[4096];
+    const char *slash = exe != NULL ? strrchr(exe, '/') : NULL;
+    int n = slash != NULL ? snprintf(installed, sizeof(installed), "%.*s/%s",
+                                     (int)(slash - exe), exe, SPOOL_CERTS_FROM_BIN)
+                          : -1;
+    snprintf(out, len, "%s/tests/support/make-certs.sh", source_dir);
+    if (access(out, R_OK) == 0)
+        return 0;
+    if (n < 0 || (size_t)n >= sizeof(installed) || access(installed, R_OK) != 0)
+        return -1;
+    n = snprintf(out, len, "%s", installed);
+    return n >= 0 && (size_t)n < len ? 0 : -1;
+}
+
+int fx_tls_certs_script(char *out, size_t len)
+{
+    /* Linux: the fixture is (prctl, /proc) anyway. */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    return fx_tls_certs_script_in(SPOOL_SOURCE_DIR, n > 0 ? exe : NULL, out, len);
+}
+
 int fx_tls_from_env(void)
 {
     const char *v = getenv("SENTINEL_POOL_TEST_TLS");
@@ -84,7 +109,13 @@ static int fits(char *out, size_t len, int written)
 /* Run bash make-certs.sh DIR; the script's own stderr says what failed. */
 static int run_make_certs(const char *dir)
 {
-    char script[] = SPOOL_SOURCE_DIR "/tests/support/make-certs.sh";
+    char script[4096];
+    if (fx_tls_certs_script(script, sizeof(script)) != 0) {
+        fprintf(stderr, "fx_tls_make_certs: no make-certs.sh: not at %s, nor installed (%s from "
+                        "the program's directory)\n",
+                script, SPOOL_CERTS_FROM_BIN);
+        return -1;
+    }
     char bash[] = "bash";
     char *argv[] = {bash, script, (char *)dir, NULL};
     pid_t pid;

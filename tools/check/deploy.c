@@ -15,12 +15,33 @@
 #include "deploy.h"
 #include "harness.h"
 #include "pool/net.h"
+#include "pool/tls.h"
 
-int ck_open(const ck_target *t, const char *host, int port, int sentinel, redisContext **out)
+/* The plaintext half is the library's own hint (pool/tls.c), so the tool
+ * and the pool's log say it alike. */
+void ck_tls_hint(const ck_target *t, int sentinel, const redisContext *c, int rc, char *out,
+                 size_t len)
+{
+    const char *opt = sentinel ? "--sentinel-tls" : "--tls";
+    int tls_on = sentinel ? t->o.sentinel_tls : t->o.tls;
+    if (rc == 0 || out == NULL || out[0] != '\0')
+        return; /* the first failure is the telling one */
+    const char *lib = spool_tls_hint(c, rc);
+    if (lib != NULL)
+        snprintf(out, len, "%s (try %s)", lib, opt);
+    /* Redis reads a ClientHello as an inline command: it waits for a line
+     * end, or answers -ERR, which is no TLS record. */
+    else if (tls_on && c == NULL && (rc == POOL_ETLS || rc == POOL_ETIMEDOUT))
+        snprintf(out, len, "TLS asked of a plaintext port? (drop %s)", opt);
+}
+
+int ck_open(const ck_target *t, const char *host, int port, int sentinel, redisContext **out,
+            char *hint, size_t hintlen)
 {
     int64_t deadline = spool_deadline_ms(t->timeout_ms);
     const spool_tls *tls = (sentinel ? t->o.sentinel_tls : t->o.tls) ? t->tls : NULL;
     int rc = spool_connect(host, port, deadline, t->timeout_ms, tls, out);
+    ck_tls_hint(t, sentinel, NULL, rc, hint, hintlen);
     if (rc != 0)
         return rc;
     const char *user = sentinel ? t->o.sentinel_username : t->o.username;
@@ -30,6 +51,7 @@ int ck_open(const ck_target *t, const char *host, int port, int sentinel, redisC
     spool_cmd auth = spool_auth_cmd(user, pass);
     redisReply *rep = NULL;
     rc = spool_roundtrip(*out, deadline, -1, 1, &auth, &rep, 0);
+    ck_tls_hint(t, sentinel, *out, rc, hint, hintlen);
     if (rc == 0 && rep->type == REDIS_REPLY_ERROR)
         rc = POOL_EAUTH;
     if (rep != NULL)
@@ -41,6 +63,7 @@ int ck_open(const ck_target *t, const char *host, int port, int sentinel, redisC
     return rc;
 }
 
+/* pool_strerror() speaks of checkouts for POOL_ETIMEDOUT; here it is a server. */
 const char *ck_why(int rc)
 {
     return rc == POOL_ETIMEDOUT ? "no answer within --timeout-ms" : pool_strerror(rc);

@@ -22,8 +22,16 @@ typedef struct ck_target {
 
 /* A connection to host:port, logged in with the data nodes' (sentinel 0)
  * or the sentinels' credentials, blocking, each command bounded by
- * timeout_ms. 0 or a POOL_E* code (POOL_EAUTH: credentials refused). */
-int ck_open(const ck_target *t, const char *host, int port, int sentinel, redisContext **out);
+ * timeout_ms. 0 or a POOL_E* code (POOL_EAUTH: credentials refused). On
+ * failure hint (NULL: not wanted; else "" on entry) says what it suggests
+ * about TLS, worded with this tool's options, or stays "". */
+int ck_open(const ck_target *t, const char *host, int port, int sentinel, redisContext **out,
+            char *hint, size_t hintlen);
+/* What a failed exchange (rc) with a server suggests about TLS, worded with
+ * this tool's options, into out when out is "" (the first failure is the
+ * telling one); c is NULL when the connect itself failed. */
+void ck_tls_hint(const ck_target *t, int sentinel, const redisContext *c, int rc, char *out,
+                 size_t len);
 /* pool_strerror(), but POOL_ETIMEDOUT speaks of a server, not a checkout. */
 const char *ck_why(int rc);
 

@@ -34,6 +34,10 @@ typedef struct ck_sentinel {
     char ckquorum[200];
     sp_instance *replicas;
     size_t nreplicas;
+    int replicas_ok;                     /* SENTINEL replicas parsed (empty is a list) */
+    int peers_named, peers_numeric;      /* SENTINEL sentinels: by name, by address */
+    spool_addr peer_named, peer_numeric; /* the first of each */
+    char tls_hint[160];                  /* what a failure suggests about TLS, "" none */
 } ck_sentinel;
 
 typedef struct ck_node {
@@ -42,6 +46,7 @@ typedef struct ck_node {
     spool_role role;
     char read_only[16];    /* replica-read-only, "?" when CONFIG is refused */
     char min_replicas[16]; /* min-replicas-to-write */
+    char tls_hint[160];    /* what a failure suggests about TLS, "" none */
 } ck_node;
 
 typedef struct ck_run {
@@ -61,12 +66,6 @@ typedef struct ck_run {
     char notes[8][256]; /* worth knowing, not a misconfiguration: no effect on the exit */
     int nnotes;
 } ck_run;
-
-/* pool_strerror() speaks of checkouts for POOL_ETIMEDOUT; here it is a server. */
-static const char *why(int rc)
-{
-    return rc == POOL_ETIMEDOUT ? "no answer within --timeout-ms" : pool_strerror(rc);
-}
 
 static void warn(ck_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(ck_run *r, const char *fmt, ...)
@@ -100,10 +99,31 @@ int ck_is_deployment_mode(int argc, char **argv)
 
 /* ---- Talking to a server -------------------------------------------------------- */
 
-static int open_and_login(ck_run *r, const spool_addr *a, int sentinel, redisContext **out)
+/* ck_why(rc), followed by what it suggests about TLS when it does. */
+static const char *failure(int rc, const char *hint, char *buf, size_t len)
 {
-    ck_target t = {.o = r->o, .tls = r->tls, .timeout_ms = r->timeout_ms};
-    return ck_open(&t, a->host, a->port, sentinel, out);
+    snprintf(buf, len, "%s%s%s", ck_why(rc), hint[0] != '\0' ? ": " : "", hint);
+    return buf;
+}
+
+static ck_target target_of(const ck_run *r)
+{
+    return (ck_target){.o = r->o, .tls = r->tls, .timeout_ms = r->timeout_ms};
+}
+
+/* what a failed exchange suggests about TLS (deploy.h) */
+static void tls_hint(const ck_run *r, int sentinel, const redisContext *c, int rc, char *out,
+                     size_t len)
+{
+    ck_target t = target_of(r);
+    ck_tls_hint(&t, sentinel, c, rc, out, len);
+}
+
+static int open_and_login(ck_run *r, const spool_addr *a, int sentinel, redisContext **out,
+                          char *hint, size_t hintlen)
+{
+    ck_target t = target_of(r);
+    return ck_open(&t, a->host, a->port, sentinel, out, hint, hintlen);
 }
 
 /* The value after key in a flat [k1, v1, k2, v2, ...] reply, or NULL. */
@@ -130,21 +150,42 @@ static long long kv_ll(const redisReply *r, const char *key)
 
 /* ---- Sentinels -------------------------------------------------------------------- */
 
+/* How the other sentinels are announced, by name or by address: kept as
+ * counts and one example of each, for judge_names(). */
+static void count_peers(ck_sentinel *s, const redisReply *rep)
+{
+    sp_instance *peers = NULL;
+    size_t n = 0;
+    if (sp_parse_instances_reply(rep, &peers, &n) != 0)
+        return;
+    for (size_t k = 0; k < n; k++) {
+        if (!spool_host_is_numeric(peers[k].addr.host)) {
+            if (s->peers_named++ == 0)
+                s->peer_named = peers[k].addr;
+        } else if (s->peers_numeric++ == 0) {
+            s->peer_numeric = peers[k].addr;
+        }
+    }
+    sp_instances_free(peers);
+}
+
 static void ask_sentinel(ck_run *r, ck_sentinel *s)
 {
     redisContext *c = NULL;
-    s->rc = open_and_login(r, &s->addr, 1, &c);
+    s->rc = open_and_login(r, &s->addr, 1, &c, s->tls_hint, sizeof(s->tls_hint));
     if (s->rc != 0)
         return;
     const char *name = r->o.master_name;
-    spool_cmd cmds[4] = {
+    spool_cmd cmds[5] = {
         {3, {"SENTINEL", "get-master-addr-by-name", name}},
         {3, {"SENTINEL", "master", name}},
         {3, {"SENTINEL", "replicas", name}},
         {3, {"SENTINEL", "ckquorum", name}},
+        {3, {"SENTINEL", "sentinels", name}},
     };
-    redisReply *rep[4] = {NULL};
-    s->rc = spool_roundtrip(c, spool_deadline_ms(r->timeout_ms), -1, 4, cmds, rep, 0);
+    redisReply *rep[5] = {NULL};
+    s->rc = spool_roundtrip(c, spool_deadline_ms(r->timeout_ms), -1, 5, cmds, rep, 0);
+    tls_hint(r, 1, c, s->rc, s->tls_hint, sizeof(s->tls_hint));
     if (s->rc == 0) {
         s->rc = sp_parse_master_addr_reply(rep[0], &s->master);
         s->has_master = s->rc == 0;
@@ -154,10 +195,9 @@ static void ask_sentinel(ck_run *r, ck_sentinel *s)
         s->down_after_ms = kv_ll(rep[1], "down-after-milliseconds");
         s->failover_timeout_ms = kv_ll(rep[1], "failover-timeout");
         s->others = kv_ll(rep[1], "num-other-sentinels");
-        if (s->rc == 0 && sp_parse_instances_reply(rep[2], &s->replicas, &s->nreplicas) != 0) {
-            s->replicas = NULL;
-            s->nreplicas = 0;
-        }
+        s->replicas_ok =
+            s->rc == 0 && sp_parse_instances_reply(rep[2], &s->replicas, &s->nreplicas) == 0;
+        count_peers(s, rep[4]);
         s->ckquorum_ok = rep[3]->type == REDIS_REPLY_STATUS;
         snprintf(s->ckquorum, sizeof(s->ckquorum), "%.*s",
                  spool_reply_is_str(rep[3]) || rep[3]->type == REDIS_REPLY_ERROR
@@ -165,7 +205,7 @@ static void ask_sentinel(ck_run *r, ck_sentinel *s)
                      : 1,
                  spool_reply_is_str(rep[3]) || rep[3]->type == REDIS_REPLY_ERROR ? rep[3]->str
                                                                                    : "?");
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             freeReplyObject(rep[i]);
     }
     redisFree(c);
@@ -195,6 +235,11 @@ static int listed_in(const ck_sentinel *s, const spool_addr *a)
     return 0;
 }
 
+static void judge_timings(ck_run *r);
+static void judge_replica_sets(ck_run *r);
+static void judge_lag(ck_run *r);
+static void judge_names(ck_run *r);
+
 static void judge_sentinels(ck_run *r)
 {
     char buf[SPOOL_HOST_MAX + 8];
@@ -202,7 +247,8 @@ static void judge_sentinels(ck_run *r)
         ck_sentinel *s = &r->s[i];
         const char *who = spool_addr_format(s->addr.host, s->addr.port, buf, sizeof(buf));
         if (s->rc != 0 && s->rc != POOL_EUNKNOWNMASTER) {
-            warn(r, "sentinel %s: %s", who, why(s->rc));
+            char f[256];
+            warn(r, "sentinel %s: %s", who, failure(s->rc, s->tls_hint, f, sizeof(f)));
             continue;
         }
         if (s->rc == POOL_EUNKNOWNMASTER) {
@@ -229,6 +275,8 @@ static void judge_sentinels(ck_run *r)
             warn(r, "sentinel %s: quorum %lld is more than the %lld sentinels it knows", who,
                  s->quorum, s->others + 1);
     }
+    judge_timings(r);
+    judge_replica_sets(r);
 }
 
 /* ---- Data nodes ------------------------------------------------------------------- */
@@ -248,7 +296,7 @@ static void config_get(redisContext *c, int timeout_ms, const char *key, char *o
 static void ask_node(ck_run *r, ck_node *n)
 {
     redisContext *c = NULL;
-    n->rc = open_and_login(r, &n->addr, 0, &c);
+    n->rc = open_and_login(r, &n->addr, 0, &c, n->tls_hint, sizeof(n->tls_hint));
     snprintf(n->read_only, sizeof(n->read_only), "?");
     snprintf(n->min_replicas, sizeof(n->min_replicas), "?");
     if (n->rc != 0)
@@ -256,6 +304,7 @@ static void ask_node(ck_run *r, ck_node *n)
     const char *argv[] = {"ROLE"};
     redisReply *rep = NULL;
     n->rc = spool_command(c, spool_deadline_ms(r->timeout_ms), -1, &rep, 1, argv);
+    tls_hint(r, 0, c, n->rc, n->tls_hint, sizeof(n->tls_hint));
     if (n->rc == 0) {
         n->rc = rep->type == REDIS_REPLY_ERROR ? POOL_EAUTH : spool_role_parse(rep, &n->role);
         freeReplyObject(rep);
@@ -283,7 +332,9 @@ static void judge_nodes(ck_run *r)
     for (int i = 0; i < r->nn; i++) {
         const ck_node *n = &r->n[i];
         if (n->rc != 0) {
-            warn(r, "node %s:%d: %s", n->addr.host, n->addr.port, why(n->rc));
+            char f[256];
+            warn(r, "node %s:%d: %s", n->addr.host, n->addr.port,
+                 failure(n->rc, n->tls_hint, f, sizeof(f)));
             continue;
         }
         if (i == 0) {
@@ -320,9 +371,16 @@ static void judge_nodes(ck_run *r)
                     "lost at the next sync",
                  n->addr.host, n->addr.port);
     }
-    /* Lag: the master's offset less the replica's own (fresh), or, for a
-     * replica too busy or frozen to answer, less what it last acknowledged
-     * to the master (replicas acknowledge once a second). */
+    judge_lag(r);
+    judge_names(r);
+}
+
+/* Lag: the master's offset less the replica's own (fresh), or, for a
+ * replica too busy or frozen to answer, less what it last acknowledged to
+ * the master (replicas acknowledge once a second). */
+static void judge_lag(ck_run *r)
+{
+    const ck_node *m = &r->n[0];
     if (m->rc != 0 || m->role.kind != SPOOL_ROLE_MASTER)
         return;
     for (int k = 0; k < m->role.nlisted; k++) {
@@ -335,6 +393,182 @@ static void judge_nodes(ck_run *r)
         if (lag > r->lag_warn)
             warn(r, "replica %s:%d is %lld bytes behind the master", a->host, a->port, lag);
     }
+}
+
+/* A sentinel that answered and names the majority's master: its settings
+ * and replicas are about this deployment. */
+static int in_view(const ck_run *r, const ck_sentinel *s)
+{
+    return s->rc == 0 && s->has_master && spool_addr_equal(&s->master, &r->master);
+}
+
+/* One of the failover timings and the range outside which it hurts. */
+typedef struct ck_timing {
+    const char *key;
+    long long (*get)(const ck_sentinel *s);
+    long long lo_ms, hi_ms;
+    const char *below, *above; /* what goes wrong outside */
+} ck_timing;
+
+static long long down_after(const ck_sentinel *s) { return s->down_after_ms; }
+static long long failover_timeout(const ck_sentinel *s) { return s->failover_timeout_ms; }
+
+static const ck_timing ck_timings[] = {
+    /* Redis' own default is 30 s; 1 s is the least that rides out a fork, a
+     * slow command or a lost packet, a minute the most a writer should wait
+     * before Sentinel even starts. */
+    {"down-after-milliseconds", down_after, 1000, 60000,
+     "under 1 s a short stall (a fork, a slow command, a lost packet) starts a needless failover",
+     "over 60 s writes fail that long before a dead master is even noticed"},
+    /* Sentinel asks for votes and sees the promotion once a second each; a
+     * sentinel retries a failover only after twice this timeout. */
+    {"failover-timeout", failover_timeout, 3000, 900000,
+     "under 3 s a failover can be abandoned midway (votes and the promotion are polled once "
+     "a second)",
+     "over 15 min a failover that stalls is retried only after twice that"},
+};
+
+/* How many sentinels in view have value v for t, and whether one before i has. */
+static int same_value(const ck_run *r, const ck_timing *t, long long v, int i, int *before)
+{
+    int n = 0;
+    *before = 0;
+    for (int j = 0; j < r->ns; j++) {
+        if (!in_view(r, &r->s[j]) || t->get(&r->s[j]) != v)
+            continue;
+        n++;
+        *before |= j < i;
+    }
+    return n;
+}
+
+/* Each out-of-range value once, and the first disagreement: the failover's
+ * timing then depends on which sentinel happens to act. */
+static void judge_timing(ck_run *r, const ck_timing *t)
+{
+    char buf[SPOOL_HOST_MAX + 8], fbuf[SPOOL_HOST_MAX + 8];
+    const ck_sentinel *first = NULL;
+    int disagreed = 0;
+    for (int i = 0; i < r->ns; i++) {
+        const ck_sentinel *s = &r->s[i];
+        long long v = t->get(s);
+        if (!in_view(r, s) || v < 0)
+            continue;
+        const char *who = spool_addr_format(s->addr.host, s->addr.port, buf, sizeof(buf));
+        if (first == NULL) {
+            first = s;
+        } else if (t->get(first) != v && !disagreed) {
+            disagreed = 1;
+            warn(r, "sentinels disagree on %s: %s has %lld, %s has %lld (SENTINEL SET it alike "
+                    "on every sentinel)",
+                 t->key, spool_addr_format(first->addr.host, first->addr.port, fbuf, sizeof(fbuf)),
+                 t->get(first), who, v);
+        }
+        int before = 0;
+        int n = same_value(r, t, v, i, &before);
+        if ((v < t->lo_ms || v > t->hi_ms) && !before) {
+            char more[32] = "";
+            if (n > 1)
+                snprintf(more, sizeof(more), " (and %d more)", n - 1);
+            warn(r, "sentinel %s%s: %s %lld: %s", who, more, t->key, v,
+                 v < t->lo_ms ? t->below : t->above);
+        }
+    }
+}
+
+static void judge_timings(ck_run *r)
+{
+    for (size_t k = 0; k < sizeof(ck_timings) / sizeof(ck_timings[0]); k++)
+        judge_timing(r, &ck_timings[k]);
+}
+
+/* Sentinels that agree on the master but not on its replicas. A sentinel
+ * forgets a replica only on SENTINEL RESET, so the usual cause is a replica
+ * gone for good that some still list; clients asking those try a dead node. */
+static void judge_replica_sets(ck_run *r)
+{
+    char buf[SPOOL_HOST_MAX + 8], obuf[SPOOL_HOST_MAX + 8];
+    for (int i = 0; i < r->ns; i++) {
+        const ck_sentinel *s = &r->s[i];
+        if (!in_view(r, s) || !s->replicas_ok)
+            continue;
+        for (size_t k = 0; k < s->nreplicas; k++) {
+            const spool_addr *a = &s->replicas[k].addr;
+            int judged = 0; /* from an earlier sentinel that lists it */
+            for (int j = 0; j < i && !judged; j++)
+                judged = in_view(r, &r->s[j]) && r->s[j].replicas_ok && listed_in(&r->s[j], a);
+            for (int j = 0; j < r->ns && !judged; j++) {
+                const ck_sentinel *o = &r->s[j];
+                if (j == i || !in_view(r, o) || !o->replicas_ok || listed_in(o, a))
+                    continue;
+                judged = 1;
+                warn(r, "replica %s:%d is listed by sentinel %s, not by sentinel %s (gone for "
+                        "good? SENTINEL RESET %s on each sentinel, one at a time)",
+                     a->host, a->port,
+                     spool_addr_format(s->addr.host, s->addr.port, buf, sizeof(buf)),
+                     spool_addr_format(o->addr.host, o->addr.port, obuf, sizeof(obuf)),
+                     r->o.master_name);
+            }
+        }
+    }
+}
+
+/* Every address the deployment announces, sorted into names and numbers,
+ * with the first of each kind to show. */
+typedef struct ck_names {
+    int named, numeric;
+    char a_name[SPOOL_HOST_MAX + 24], a_number[SPOOL_HOST_MAX + 24];
+} ck_names;
+
+static void name_seen(ck_names *k, const char *what, const char *host, int port, int count)
+{
+    char buf[SPOOL_HOST_MAX + 8];
+    if (count <= 0 || host[0] == '\0')
+        return;
+    int numeric = spool_host_is_numeric(host);
+    char *ex = numeric ? k->a_number : k->a_name;
+    if ((numeric ? k->numeric : k->named) == 0)
+        snprintf(ex, sizeof(k->a_name), "%s %s", what,
+                 spool_addr_format(host, port, buf, sizeof(buf)));
+    if (numeric)
+        k->numeric += count;
+    else
+        k->named += count;
+}
+
+/* Hostnames or addresses: worth knowing (names must resolve, wherever the
+ * clients run), and a mix is wrong: the library and other clients compare
+ * nodes by the name the sentinels give, so one node under two names is two. */
+static void judge_names(ck_run *r)
+{
+    ck_names k = {0};
+    name_seen(&k, "master", r->master.host, r->master.port, 1);
+    for (int i = 0; i < r->ns; i++) {
+        const ck_sentinel *s = &r->s[i];
+        name_seen(&k, "sentinel", s->peer_named.host, s->peer_named.port, s->peers_named);
+        name_seen(&k, "sentinel", s->peer_numeric.host, s->peer_numeric.port, s->peers_numeric);
+        for (size_t j = 0; in_view(r, s) && j < s->nreplicas; j++)
+            name_seen(&k, "replica", s->replicas[j].addr.host, s->replicas[j].addr.port, 1);
+    }
+    for (int i = 0; i < r->nn; i++) {
+        const spool_role *role = &r->n[i].role;
+        if (r->n[i].rc != 0)
+            continue;
+        for (int j = 0; role->kind == SPOOL_ROLE_MASTER && j < role->nlisted; j++)
+            name_seen(&k, "replica (in ROLE)", role->listed[j].addr.host,
+                      role->listed[j].addr.port, 1);
+        if (role->kind == SPOOL_ROLE_REPLICA)
+            name_seen(&k, "master (in ROLE)", role->master_host, role->master_port, 1);
+    }
+    if (k.named > 0 && k.numeric > 0)
+        warn(r, "hostnames and addresses mixed (%s by name, %s by address): clients that compare "
+                "nodes by name see one node as two; announce one kind everywhere",
+             k.a_name, k.a_number);
+    else if (k.named > 0)
+        note(r, "the deployment announces hostnames (%s): every client must resolve them",
+             k.a_name);
+    else
+        note(r, "the deployment announces IP addresses, not hostnames");
 }
 
 /* ---- The report --------------------------------------------------------------------- */
@@ -352,7 +586,8 @@ static void print_report(const ck_run *r)
         const ck_sentinel *s = &r->s[i];
         spool_addr_format(s->addr.host, s->addr.port, buf, sizeof(buf));
         if (s->rc != 0) {
-            printf("%-28s %-8s %s\n", buf, "ERROR", why(s->rc));
+            printf("%-28s %-8s %s\n", buf, "ERROR",
+                   failure(s->rc, s->tls_hint, mbuf, sizeof(mbuf)));
             continue;
         }
         printf("%-28s %-8s %-28s %6lld %9lld %10lld %7lld  %s\n", buf, "ok",
@@ -367,7 +602,8 @@ static void print_report(const ck_run *r)
         const ck_node *n = &r->n[i];
         spool_addr_format(n->addr.host, n->addr.port, buf, sizeof(buf));
         if (n->rc != 0) {
-            printf("%-28s %-8s %s\n", buf, "ERROR", why(n->rc));
+            printf("%-28s %-8s %s\n", buf, "ERROR",
+                   failure(n->rc, n->tls_hint, mbuf, sizeof(mbuf)));
             continue;
         }
         const char *role = n->role.kind == SPOOL_ROLE_MASTER    ? "master"
@@ -574,7 +810,7 @@ static int failover(ck_run *r)
     }
     for (int i = 0; i < r->ns; i++)
         sentinels[i] = r->s[i].addr;
-    ck_target t = {.o = r->o, .tls = r->tls, .timeout_ms = r->timeout_ms};
+    ck_target t = target_of(r);
     return ck_failover_main(&t, sentinels, r->ns, nodes, nn, &r->fo);
 }
 

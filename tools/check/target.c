@@ -72,11 +72,12 @@ const char *h_sentinel_name(const h_run *r, int i, char *buf, size_t len)
 static redisContext *deploy_connect(h_run *r, const h_addr *a, int sentinel, int quiet)
 {
     redisContext *c = NULL;
-    int rc = ck_open(r->deploy, a->host, a->port, sentinel, &c);
+    char hint[160] = "";
+    int rc = ck_open(r->deploy, a->host, a->port, sentinel, &c, hint, sizeof(hint));
     if (rc != 0 && !quiet) {
         char buf[300];
-        h_say(r, "%s %s: %s", sentinel ? "sentinel" : "node", addr_name(a, buf, sizeof(buf)),
-              ck_why(rc));
+        h_say(r, "%s %s: %s%s%s", sentinel ? "sentinel" : "node", addr_name(a, buf, sizeof(buf)),
+              ck_why(rc), hint[0] ? ": " : "", hint);
     }
     return rc == 0 ? c : NULL;
 }
