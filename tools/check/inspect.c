@@ -658,6 +658,15 @@ static void usage(FILE *f)
             "replica, setup), 3 watchdog.\n");
 }
 
+/* Why a handshake or a certificate failed ("the log says why"). */
+static void tls_log(void *arg, const char *fmt, va_list ap)
+{
+    (void)arg;
+    fputs("sentinel-pool-check: TLS: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 static int int_arg(const char *s, int lo, int hi, int *out)
 {
     char *end = NULL;
@@ -779,7 +788,7 @@ static int parse(int argc, char **argv, ck_run *r)
     }
     if (r->o.tls || r->o.sentinel_tls) {
         char err[256] = "";
-        int rc = spool_tls_new(&r->o, NULL, NULL, &r->tls, err, sizeof(err));
+        int rc = spool_tls_new(&r->o, tls_log, NULL, &r->tls, err, sizeof(err));
         if (rc != 0) {
             fprintf(stderr, "sentinel-pool-check: TLS: %s %s\n", pool_strerror(rc), err);
             return -1;
