@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool/addr.h"
+#include "proto/addr.h"
 #include "sentinel_pool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz/fuzz_resp.h"
-#include "sentinel/parse.h"
+#include "proto/sentinel_parse.h"
 #include "sentinel_pool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,4 +1,4 @@
-/* The reply guard (pool/reply_guard.c) under any bytes: every RESP2 and, on
+/* The reply guard (proto/reply_guard.c) under any bytes: every RESP2 and, on
  * hiredis 1.x, RESP3 type, nested anyhow. Every reply handed out must keep
  * within the guard's limits, hold no NULL element, and have been marked when
  * it carries a READONLY/MASTERDOWN error. */
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz/fuzz_resp.h"
-#include "pool/hiredis_compat.h"
+#include "proto/hiredis_compat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* Shared by the fuzz targets that take RESP: feed the bytes through hiredis'
- * own reader under the library's reply guard (pool/reply_guard.c, the code
+ * own reader under the library's reply guard (proto/reply_guard.c, the code
  * every library connection reads through), so the decoders see exactly the
  * reply objects the library sees, RESP3 types included on hiredis 1.x.
  *
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <hiredis/hiredis.h>
 
-#include "pool/reply_guard.h"
+#include "proto/reply_guard.h"
 
 #define FUZZ_MAX_ELEMENTS 4096 /* above SP_INSTANCES_MAX, so the cap is reached */
 #define FUZZ_MAX_BULK 65536

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz/fuzz_resp.h"
-#include "pool/role.h"
+#include "proto/role.h"
 #include "sentinel_pool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

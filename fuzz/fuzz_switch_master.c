@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sentinel/parse.h"
+#include "proto/sentinel_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,8 +7,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "pool/hiredis_compat.h"
-#include "pool/net.h"
+#include "proto/hiredis_compat.h"
+#include "net/net.h"
 #include "pool/pool_internal.h"
 
 /* ---- Reply guard -----------------------------------------------------------

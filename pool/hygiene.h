@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
-#include "pool/hiredis_compat.h"
-#include "pool/reply_guard.h"
+#include "proto/hiredis_compat.h"
+#include "proto/reply_guard.h"
 
 typedef struct spool_hygiene {
     spool_hr_write_hook hook;  /* first: the hook finds this struct from c->funcs */

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool/addr.h"
+#include "proto/addr.h"
 #include "pool/pool_internal.h"
-#include "pool/tls.h"
+#include "net/tls.h"
 
 void pool_options_init(pool_options_t *o)
 {

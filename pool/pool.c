@@ -12,8 +12,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "pool/net.h"
+#include "net/net.h"
 #include "pool/pool_internal.h"
+#include "sentinel/sentinel_source.h"
 
 /* A per-thread hint: the slot this thread used last (HikariCP's trick), so a
  * thread usually finds "its" connection with one CAS and no shared writes.
@@ -326,7 +327,7 @@ static void writer_doubt(pool_t *p, uint64_t gen, int conclusive, const char *wh
     p->source->ops->doubt(p->source);
 }
 
-/* ---- The pool as a sink (pool_watch.h) -------------------------------------- */
+/* ---- The pool as a sink (source/source.h) -------------------------------------- */
 
 static uint64_t sink_writer_set(void *ctx, const char *host, int port, const char *why)
 {

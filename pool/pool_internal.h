@@ -8,12 +8,12 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "pool/addr.h"
+#include "proto/addr.h"
 #include "pool/hygiene.h"
-#include "pool/pool_watch.h"
-#include "pool/reply_guard.h"
-#include "pool/role.h"
-#include "pool/tls.h"
+#include "source/source.h"
+#include "proto/reply_guard.h"
+#include "proto/role.h"
+#include "net/tls.h"
 #include "sentinel_pool.h"
 
 #define SPOOL_MAX_CONNECTIONS 4096
@@ -137,7 +137,7 @@ struct __attribute__((aligned(SPOOL_CACHELINE))) pool {
     _Atomic int role_denied; /* ACL forbids ROLE: use INFO replication (set once) */
 
     spool_counters stats;
-    spool_source *source; /* where the writer comes from: see pool_watch.h */
+    spool_source *source; /* where the writer comes from: see source/source.h */
 
     /* Housekeeper thread: idle eviction, min_idle, leak reports. */
     pthread_t housekeeper;
@@ -248,5 +248,16 @@ static inline int64_t spool_coarse_ns(void)
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+/* The pool's side of the seam (source/source.h), for the pool's own files
+ * and its tests; sources reach them only through their sink. */
+uint64_t spool_writer_set(pool_t *pool, const char *host, int port, const char *why);
+void spool_writer_fence(pool_t *pool, const char *why);
+void spool_readers_set(pool_t *pool, const spool_replica_info *list, size_t n);
+void spool_emit(pool_t *pool, pool_event_type_t type, const char *old_host, int old_port,
+                const char *new_host, int new_port, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+void spool_log(pool_t *pool, pool_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool/net.h"
+#include "net/net.h"
 #include "pool/pool_internal.h"
 
 #define MAX_TRIED 8 /* replicas skipped within one checkout after failing */

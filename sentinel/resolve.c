@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool/net.h"
-#include "sentinel/parse.h"
+#include "net/net.h"
+#include "proto/sentinel_parse.h"
 #include "sentinel/watcher_internal.h"
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }

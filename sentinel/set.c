@@ -15,9 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pool/net.h"
-#include "pool/tls.h"
-#include "sentinel/parse.h"
+#include "net/net.h"
+#include "net/tls.h"
+#include "proto/sentinel_parse.h"
+#include "sentinel/sentinel_source.h"
 #include "sentinel/watcher_internal.h"
 
 /* The sentinels' own list (SENTINEL sentinels) is asked every this many

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pool/net.h"
-#include "sentinel/parse.h"
+#include "net/net.h"
+#include "proto/sentinel_parse.h"
 #include "sentinel/watcher_internal.h"
 
 /* While a promotion is being confirmed, look again this often. */

@@ -13,10 +13,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "pool/addr.h"
-#include "pool/pool_watch.h"
-#include "pool/role.h"
-#include "sentinel/parse.h"
+#include "proto/addr.h"
+#include "source/source.h"
+#include "proto/role.h"
+#include "proto/sentinel_parse.h"
 
 #define SP_MAX_SENTINELS 64
 #define SP_VAIN_MAX 4          /* per sentinel: nodes announced in vain, remembered */

@@ -21,7 +21,7 @@
 
 #include "fixture.h"
 #include "fx_assert.h"
-#include "pool/pool_watch.h"
+#include "pool/pool_internal.h"
 #include "sentinel_pool.h"
 
 static fx_node master;  /* plain master */

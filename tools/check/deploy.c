@@ -14,10 +14,10 @@
 
 #include "deploy.h"
 #include "harness.h"
-#include "pool/net.h"
-#include "pool/tls.h"
+#include "net/net.h"
+#include "net/tls.h"
 
-/* The plaintext half is the library's own hint (pool/tls.c), so the tool
+/* The plaintext half is the library's own hint (net/tls.c), so the tool
  * and the pool's log say it alike. */
 void ck_tls_hint(const ck_target *t, int sentinel, const redisContext *c, int rc, char *out,
                  size_t len)

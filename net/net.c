@@ -3,7 +3,7 @@
  * per recv(), so a server dribbling bytes could stretch it without bound;
  * here each wait is a poll() against the time that is left. */
 #define _GNU_SOURCE
-#include "pool/net.h"
+#include "net/net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,9 +20,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "pool/addr.h"
-#include "pool/reply_guard.h"
-#include "pool/tls.h"
+#include "proto/addr.h"
+#include "proto/reply_guard.h"
+#include "net/tls.h"
 #include "sentinel_pool.h"
 
 #define DEFAULT_MAX_BUFFER (64LL * 1024 * 1024)

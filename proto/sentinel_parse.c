@@ -1,8 +1,8 @@
 /* Sentinel wire parsers. What comes in was written by a server we do not
  * control and possibly by anyone who can PUBLISH on a sentinel, so every
  * field is bounds-checked and validated before it is copied out. */
-#include "sentinel/parse.h"
-#include "pool/role.h"
+#include "proto/sentinel_parse.h"
+#include "proto/role.h"
 
 #include <limits.h>
 #include <stdlib.h>

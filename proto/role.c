@@ -1,7 +1,7 @@
 /* ROLE and INFO replication parsers. The answer decides whether the pool
  * hands out a connection as "the writer", so anything odd is POOL_EPROTO:
  * a node we cannot understand is not a master we can trust. */
-#include "pool/role.h"
+#include "proto/role.h"
 
 #include <limits.h>
 #include <string.h>

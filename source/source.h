@@ -1,8 +1,9 @@
-/* The seam between a pool and whatever tells it where its writer is.
+/* source/source.h: the seam between a pool and whatever tells it where its
+ * writer is.
  *
  * A pool implements a SINK: "the writer is now host:port", "stop handing out
  * the writer", "these replicas are fit for reads", and its log and events.
- * A SOURCE feeds one sink: the static master_addr source (pool/static_source.c)
+ * A SOURCE feeds one sink: the static master_addr source (source/static_source.c)
  * or a Sentinel watch (sentinel/), one of possibly many sharing one
  * pool_sentinel_set_t. A source reaches the pool only through its sink; the
  * pool reaches the source only through spool_source_ops. pool_create() is the
@@ -20,12 +21,12 @@
  *    stop() it does nothing.
  * Shapes imitated: hiredis' redisContextFuncs, nng's transport contract
  * (an endpoint never calls back into the socket beyond its pipe interface). */
-#ifndef SPOOL_POOL_WATCH_H
-#define SPOOL_POOL_WATCH_H
+#ifndef SPOOL_SOURCE_H
+#define SPOOL_SOURCE_H
 
 #include <stdarg.h>
 #include <stdint.h>
-#include "pool/addr.h"
+#include "proto/addr.h"
 #include "sentinel_pool.h"
 
 struct spool_tls;
@@ -79,20 +80,10 @@ struct spool_source {
     const spool_source_ops *ops;
 };
 
-/* The two sources. Both take the pool's validated options, call
- * sink.writer_set() for the first writer before they return (unless
- * lazy_start), and give 0 or a POOL_E* code with *out NULL. */
+/* The static master_addr source. Like every source it takes the pool's
+ * validated options, calls sink.writer_set() for the first writer before it
+ * returns (unless lazy_start), and gives 0 or a POOL_E* code with *out NULL.
+ * The Sentinel source: sentinel/sentinel_source.h. */
 int spool_static_source_open(const pool_options_t *opts, spool_sink sink, spool_source **out);
-int spool_sentinel_source_open(const pool_options_t *opts, spool_sink sink, spool_source **out);
-
-/* The pool's side, for the pool's own files and its tests. */
-uint64_t spool_writer_set(pool_t *pool, const char *host, int port, const char *why);
-void spool_writer_fence(pool_t *pool, const char *why);
-void spool_readers_set(pool_t *pool, const spool_replica_info *list, size_t n);
-void spool_emit(pool_t *pool, pool_event_type_t type, const char *old_host, int old_port,
-                const char *new_host, int new_port, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-void spool_log(pool_t *pool, pool_log_level_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -10,7 +10,7 @@
  *   RESP3 type bytes          protocol error            all parsed, on any connection
  *   reader element cap        INT_MAX (protocol error)  maxelements [2^32-1] (protocol error)
  *   nesting depth             7 (protocol error)        grows without a fixed cap
- *   TLS (hiredis_ssl)         absent                    pool/tls.c, which also keeps its
+ *   TLS (hiredis_ssl)         absent                    net/tls.c, which also keeps its
  *                                                       per-connection state in the
  *                                                       1.x-only field c->privdata
  *   the write path            write(2) inside hiredis,  c->funcs->write: hygiene.c sees

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
-#include "pool/addr.h"
+#include "proto/addr.h"
 
 #define SP_NAME_MAX 128       /* master and instance names: 1..127 bytes */
 #define SP_RUNID_MAX 41       /* 40 hex digits, or "" before the first INFO */

@@ -4,7 +4,7 @@
 #define SPOOL_ROLE_H
 
 #include <hiredis/hiredis.h>
-#include "pool/addr.h"
+#include "proto/addr.h"
 
 typedef enum {
     SPOOL_ROLE_UNKNOWN = 0,

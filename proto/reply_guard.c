@@ -1,12 +1,12 @@
 /* See reply_guard.h. hiredis passes the reader's privdata to every read
  * task: it points at the guard, and the guard at hiredis' functions. */
-#include "pool/reply_guard.h"
+#include "proto/reply_guard.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#include "pool/hiredis_compat.h"
-#include "pool/role.h"
+#include "proto/hiredis_compat.h"
+#include "proto/role.h"
 
 static spool_reply_guard *guard_of(const redisReadTask *t) { return t->privdata; }
 

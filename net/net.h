@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <hiredis/hiredis.h>
 
-#include "pool/tls.h"
+#include "net/tls.h"
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t spool_now_ns(void);

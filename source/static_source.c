@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool/pool_watch.h"
+#include "source/source.h"
 
 typedef struct static_source {
     spool_source base;

@@ -2,7 +2,7 @@
  * from a person and must be unambiguous ("[v6]:port"), hosts sent by servers
  * come as Redis prints them (bare IPv6, hostnames) and only need to be safe
  * to store, log and hand to getaddrinfo(). */
-#include "pool/addr.h"
+#include "proto/addr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,14 +1,14 @@
 /* TLS through OpenSSL and hiredis_ssl, or the stubs of a build without them.
  * See tls.h for why the library drives the handshake itself. */
 #define _GNU_SOURCE
-#include "pool/tls.h"
+#include "net/tls.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool/addr.h"
+#include "proto/addr.h"
 
 int spool_tls_alert_seen(const redisContext *c)
 {
@@ -86,7 +86,7 @@ void spool_tls_answered(redisContext *c) { (void)c; }
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "pool/net.h"
+#include "net/net.h"
 
 struct spool_tls {
     SSL_CTX *ctx;
