@@ -17,7 +17,7 @@
 
 #include "fixture.h"
 #include "fx_assert.h"
-#include "pool/hiredis_compat.h"
+#include "proto/hiredis_compat.h"
 #include "sentinel_pool.h"
 
 static fx_node node;      /* requirepass + users app and other */

@@ -15,9 +15,9 @@
 
 #include <hiredis/hiredis.h>
 
-#include "pool/addr.h"
-#include "pool/role.h"
-#include "sentinel/parse.h"
+#include "proto/addr.h"
+#include "proto/role.h"
+#include "proto/sentinel_parse.h"
 #include "sentinel_pool.h"
 
 #define S(lit) lit, sizeof(lit) - 1

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "fixture.h"
-#include "pool/hiredis_compat.h"
+#include "proto/hiredis_compat.h"
 #include "fx_assert.h"
 #include "sentinel_pool.h"
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool/net.h"
+#include "net/net.h"
 #include "sentinel/watcher_internal.h"
 #include "sentinel_pool.h"
 

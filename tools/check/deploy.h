@@ -6,8 +6,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "pool/addr.h"
-#include "pool/tls.h"
+#include "proto/addr.h"
+#include "net/tls.h"
 #include "sentinel_pool.h"
 
 #define CK_MAX_SENTINELS 16

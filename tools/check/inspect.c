@@ -14,11 +14,11 @@
 #include "deploy.h"
 #include "harness.h"
 #include "inspect.h"
-#include "pool/addr.h"
-#include "pool/net.h"
-#include "pool/role.h"
-#include "pool/tls.h"
-#include "sentinel/parse.h"
+#include "proto/addr.h"
+#include "net/net.h"
+#include "proto/role.h"
+#include "net/tls.h"
+#include "proto/sentinel_parse.h"
 #include "sentinel_pool.h"
 
 #define CK_MAX_WARNINGS 64

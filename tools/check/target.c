@@ -10,9 +10,9 @@
 
 #include "deploy.h"
 #include "harness.h"
-#include "pool/net.h"
-#include "pool/role.h"
-#include "sentinel/parse.h"
+#include "net/net.h"
+#include "proto/role.h"
+#include "proto/sentinel_parse.h"
 
 void h_target_from_topology(h_run *r)
 {
