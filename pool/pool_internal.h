@@ -3,6 +3,7 @@
 #define SPOOL_POOL_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 
 #include "proto/addr.h"
 #include "pool/hygiene.h"
+#include "pool/slot.h"
 #include "source/source.h"
 #include "proto/reply_guard.h"
 #include "proto/role.h"
@@ -25,54 +27,6 @@
  * one checkout in eight crossed a tick and paid a recv(), which showed as
  * client CPU per command at high thread counts. */
 #define SPOOL_PEEK_AFTER_IDLE_NS (10 * 1000000LL)
-#define SPOOL_CACHELINE 64
-
-/* Slot states. A slot is owned by whoever moved it into BUSY or RESERVED;
- * only the owner touches its context. DEAD is terminal, set once during
- * shutdown by whoever wins the CAS, and each DEAD drops one pool reference. */
-enum {
-    SLOT_EMPTY = 0,    /* no connection */
-    SLOT_IDLE = 1,     /* connection in the pool, free to claim */
-    SLOT_BUSY = 2,     /* lent to a caller */
-    SLOT_RESERVED = 3, /* being connected, validated or closed by the pool */
-    SLOT_DEAD = 4,     /* pool destroyed */
-    SLOT_CUTTING = 5,  /* lent, and the pool is shutting its socket down (old writer) */
-};
-
-/* Per-connection marks set by the reply wrappers (any thread reading the
- * connection) and read on put. */
-enum {
-    SLOT_F_READONLY = SPOOL_REPLY_READONLY, /* saw -READONLY or -MASTERDOWN */
-    SLOT_F_LIMIT = SPOOL_REPLY_LIMIT,       /* a reply exceeded the size limits */
-    SLOT_F_LEAKED = 4,                      /* leak already reported for this borrow */
-};
-
-typedef struct spool_slot {
-    /* Touched by every checkout and put: the first cache line. */
-    _Atomic int state;
-    _Atomic int flags;
-    uint32_t index;
-    uint32_t checkout_tick;            /* pool->hk_tick at checkout (owner only) */
-    struct pool *pool;
-    redisContext *ctx;
-    uint64_t generation;               /* writer generation the connection was opened under */
-    _Atomic int64_t last_used_ns;      /* coarse clock at checkout, or at put after a
-                                          housekeeping pass (see note_put()) */
-    /* Counters written only by the slot's current owner (no RMW needed). */
-    _Atomic uint64_t checkouts;
-    spool_hr_push_fn push_cb;          /* 1.x: the push callback the pool set; each
-                                          checkout puts it back */
-    /* Off the hot path. */
-    _Atomic int64_t borrowed_ns;       /* coarse clock at checkout, for leak detection */
-    _Atomic unsigned long borrower;    /* pthread_self() of the borrower, for leak reports */
-    spool_reply_guard guard;           /* the reader's privdata: limits, marks into flags,
-                                          the borrower's dirt */
-    spool_hygiene hyg;                 /* 1.x: the write hook; the push callback to restore */
-    _Atomic uint64_t addr_key;         /* readers: hash of raddr[index], a hint any thread
-                                          may read (raddr itself is the holder's) */
-} __attribute__((aligned(SPOOL_CACHELINE))) spool_slot;
-_Static_assert(offsetof(spool_slot, borrowed_ns) <= SPOOL_CACHELINE,
-               "a checkout and a put touch the slot's first cache line only");
 
 /* Options after validation, with owned copies of every string. */
 typedef struct spool_config {
@@ -166,9 +120,34 @@ const spool_tls *spool_pool_tls(pool_t *pool, int sentinel);
 void spool_count(_Atomic uint64_t *c);
 void spool_close_conn(pool_t *p, spool_slot *s, _Atomic uint64_t *reason);
 void spool_reap_slot(pool_t *p, spool_slot *s);
+/* Hand a slot we own (RESERVED or BUSY) back as IDLE or EMPTY, then
+ * spool_slot_after_release(). May free the pool during shutdown: touch
+ * nothing after it. */
 void spool_slot_release(pool_t *p, spool_slot *s, int state);
-int spool_try_claim(spool_slot *s, int from, int to);
+/* Close the connection of a slot we own and release it EMPTY. */
 void spool_evict(pool_t *p, spool_slot *s, _Atomic uint64_t *reason);
+/* Claim the lowest IDLE / EMPTY writer slot (RESERVED), or NULL. */
+spool_slot *spool_claim_idle(pool_t *p);
+spool_slot *spool_claim_empty(pool_t *p);
+/* Wake the waiters a freed slot s may serve (slot.c). */
+void spool_slot_wake(pool_t *p, const spool_slot *s);
+/* The second half of every release, after the seq_cst store or CAS: the
+ * seq_cst store followed by the seq_cst loads pairs with a waiter that
+ * increments waiters and then rescans under the mutex, so one of the two
+ * sees the other and no wake-up is lost. During shutdown the slot is
+ * reaped instead, which may free the pool. */
+static inline __attribute__((always_inline)) void spool_slot_after_release(pool_t *p,
+                                                                           spool_slot *s)
+{
+    if (atomic_load(&p->shutdown)) {
+        spool_reap_slot(p, s);
+        return;
+    }
+    if (atomic_load(&p->waiters) > 0)
+        spool_slot_wake(p, s);
+}
+/* The last reference frees the pool (pool.c). */
+void spool_pool_unref(pool_t *p);
 /* Leak reports: the borrower and the time of the checkout. */
 void spool_note_borrower(spool_slot *s);
 /* A slot goes out: the owner's counters (plain load+store, no locked
@@ -248,6 +227,36 @@ static inline int64_t spool_coarse_ns(void)
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+/* events.c: the pool's log and events, never under a lock of the pool's.
+ * spool_emit_gen reports a change that made generation gen, not whatever a
+ * racing change made since. */
+void spool_vlog(pool_t *p, pool_log_level_t level, const char *fmt, va_list ap);
+void spool_vemit(pool_t *p, uint64_t gen, pool_event_type_t type, const char *old_host,
+                 int old_port, const char *new_host, int new_port, const char *fmt, va_list ap);
+void spool_emit_gen(pool_t *p, uint64_t gen, pool_event_type_t type, const char *old_host,
+                    int old_port, const char *new_host, int new_port, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+/* writer.c: the writer in force and its changes. */
+/* Under mu: the writer changed or the pool shuts down; every sleeper looks. */
+void spool_wake_all_locked(pool_t *p);
+/* The writer in force, copied under the mutex. 1 when one is known. */
+int spool_writer_snapshot(pool_t *p, char host[SPOOL_HOST_MAX], int *port, uint64_t *gen);
+/* A caller saw the writer misbehave under generation gen: with a source to
+ * ask, fence (when conclusive) and ask it to look again now. */
+void spool_writer_doubt(pool_t *p, uint64_t gen, int conclusive, const char *why);
+/* The pool as a sink (source/source.h); ctx is the pool. */
+extern const spool_sink_ops spool_pool_sink_ops;
+
+/* checkout.c: open a connection for the writer host:port of generation gen
+ * in an EMPTY slot s we reserved. 0: s is RESERVED with the connection,
+ * checked; else s was released and a POOL_E* code, or 1: retry. */
+int spool_open_in_slot(pool_t *p, spool_slot *s, const char *host, int port, uint64_t gen,
+                       int64_t deadline);
+
+/* housekeeper.c: the thread's body; arg is the pool. */
+void *spool_housekeeper_main(void *arg);
 
 /* The pool's side of the seam (source/source.h), for the pool's own files
  * and its tests; sources reach them only through their sink. */

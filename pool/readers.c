@@ -213,7 +213,7 @@ static int borrow_from(pool_t *p, const spool_addr *target, uint64_t rgen, int64
         }
         s->generation = rgen;
         atomic_store_explicit(&s->last_used_ns, spool_coarse_ns(), memory_order_relaxed);
-        atomic_store(&s->state, SLOT_BUSY);
+        spool_slot_move(s, SLOT_RESERVED, SLOT_BUSY, SPOOL_MOVE_STORE, NULL);
         spool_mark_borrowed(p, s);
         *out = c;
         return 0;
