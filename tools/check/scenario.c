@@ -88,7 +88,7 @@ int h_wait_settled(h_run *r, h_event *e, int timeout_ms)
             char msg[600], want[300];
             snprintf(msg, sizeof(msg), "the pool's writer is %s:%d, Sentinel's master %s",
                      have ? host : "none", pool_port, h_node_name(r, mi, want, sizeof(want)));
-            return fail(e, "%s", msg);
+            return fail(e, "%.250s", msg); /* e->note is 256 bytes */
         }
         h_sleep_ms(20);
     }
@@ -136,7 +136,7 @@ static int run_graceful(h_run *r, h_event *e, int old)
     /* A deployment's sentinels are the operator's: their periods stay as they are. */
     fx_topology *t = r->deploy == NULL ? &r->topo : NULL;
     int si = (e->round - 1 + r->master_idx) % r->n_sent;
-    char ma[300], sa[300], na[300], why[256];
+    char ma[300], sa[300], na[300], why[200]; /* fits e->note with the prefix */
     h_node_name(r, old, ma, sizeof(ma));
     h_sentinel_name(r, si, sa, sizeof(sa));
     e->slow_periods = t != NULL && !r->o.fast_info && t->sentinel[si].sdebug_info_period_ms > 0;
