@@ -88,7 +88,7 @@ int h_wait_settled(h_run *r, h_event *e, int timeout_ms)
             char msg[600], want[300];
             snprintf(msg, sizeof(msg), "the pool's writer is %s:%d, Sentinel's master %s",
                      have ? host : "none", pool_port, h_node_name(r, mi, want, sizeof(want)));
-            return fail(e, "%s", msg);
+            return fail(e, "%.255s", msg); /* e->note: 256 bytes */
         }
         h_sleep_ms(20);
     }
@@ -158,7 +158,7 @@ static int run_graceful(h_run *r, h_event *e, int old)
     if (ask_failover(r, &si, why, sizeof(why)) != 0) {
         if (e->slow_periods)
             set_slow_periods(r, 0);
-        return fail(e, "SENTINEL FAILOVER failed: %s", why);
+        return fail(e, "SENTINEL FAILOVER failed: %.200s", why); /* e->note */
     }
     e->sentinel_port = r->sent[si].port;
     if (strcmp(h_sentinel_name(r, si, na, sizeof(na)), sa) != 0)
