@@ -22,6 +22,26 @@
  * ERRORS: every fallible call returns 0 or a negative POOL_E* code;
  * pool_strerror() turns any int into a static string.
  *
+ * ABI: the structs a caller allocates (pool_options_t, pool_stats_t,
+ * pool_sentinel_set_stats_t) have one size for the life of a SONAME. Each
+ * ends in a reserve, `reserved`, sized generously, out of which later
+ * fields are carved; the library reads and writes exactly that size, so a
+ * program built against an older header and a newer library (or the other
+ * way round) agree on every byte. pool_options_init(), pool_stats() and
+ * pool_sentinel_set_stats() zero what they do not fill, the reserve
+ * included; leave it alone. A field added later means, when 0, what the
+ * library did before it existed. The sizes are pinned by static assertions
+ * below (pool_options_t 1024 bytes, pool_stats_t 1024,
+ * pool_sentinel_set_stats_t 256, on 32- and 64-bit platforms alike): a
+ * field that is not taken out of the reserve fails the build. Growing a
+ * struct past its reserve, or changing a field, is an ABI break and takes
+ * a new SONAME: while the major version is 0 the SONAME carries the minor
+ * (libsentinel_pool.so.0.N), so a 0.x minor release may break the ABI and
+ * a patch release may not; from 1.0 on, only a major release may.
+ * pool_event_t is the library's, handed to the event callback by pointer:
+ * it may grow at its end within a SONAME (read the fields you know through
+ * the pointer, or copy them).
+ *
  * WRITER CHANGES: when the pool moves to a new master (or fences the old
  * one), connections still borrowed under the old writer have their socket
  * shut down (shutdown(2); the context stays valid and yours until
@@ -161,6 +181,16 @@ extern "C" {
 #define POOL_EXPORT __attribute__((visibility("default")))
 #else
 #define POOL_EXPORT
+#endif
+
+/* Compile-time size checks of the public structs (ABI above): C11 and C++11
+ * have a static assertion; older dialects get a negative array size. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define POOL_ABI_ASSERT_(name, cond) static_assert(cond, "ABI: " #name)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define POOL_ABI_ASSERT_(name, cond) _Static_assert(cond, "ABI: " #name)
+#else
+#define POOL_ABI_ASSERT_(name, cond) typedef char pool_abi_assert_##name##_[(cond) ? 1 : -1]
 #endif
 
 /* Error codes: name, value, message. One list makes the enum, pool_strerror()
@@ -343,7 +373,19 @@ typedef struct pool_options {
     pool_log_level_t log_level; /* most verbose level delivered [POOL_LOG_WARN] */
     pool_event_fn event_fn;     /* [NULL] */
     void *event_userdata;       /* [NULL] */
+
+    /* Room for options to come (ABI above): zeroed by pool_options_init(),
+     * read by no one today. The fields above take 280 bytes with 64-bit
+     * pointers and 184 with 32-bit ones; a new field comes out of both
+     * figures below so that the struct stays 1024 bytes everywhere. */
+#if UINTPTR_MAX > 0xffffffffu
+#define POOL_OPTIONS_RESERVED_ 744
+#else
+#define POOL_OPTIONS_RESERVED_ 840
+#endif
+    unsigned char reserved[POOL_OPTIONS_RESERVED_];
 } pool_options_t;
+POOL_ABI_ASSERT_(pool_options_t, sizeof(pool_options_t) == 1024);
 
 typedef struct pool pool_t;
 typedef struct pool_sentinel_set pool_sentinel_set_t;
@@ -393,7 +435,11 @@ typedef struct pool_stats {
     uint64_t reader_idle;         /* reader connections in the pool right now */
     uint64_t replicas_usable;     /* replicas fit for reads right now (lag included) */
     uint64_t no_replica;          /* pool_get_reader() found no replica fit */
+    /* Room for counters to come (ABI above): zeroed by pool_stats(). A new
+     * counter takes one word of it. */
+    uint64_t reserved[91];
 } pool_stats_t;
+POOL_ABI_ASSERT_(pool_stats_t, sizeof(pool_stats_t) == 1024);
 
 /* Fill *opts with the documented defaults. Thread-safe; opts must not be NULL. */
 POOL_EXPORT void pool_options_init(pool_options_t *opts);
@@ -432,7 +478,11 @@ typedef struct pool_sentinel_set_stats {
     uint64_t round_trips;        /* query round trips (each asks for every name due) */
     uint64_t polls;              /* safety polls run */
     uint64_t misconfigured;      /* SENTINEL_MISCONFIGURED reports, all pools */
+    /* Room for counters to come (ABI above): zeroed by
+     * pool_sentinel_set_stats(). A new counter takes one word of it. */
+    uint64_t reserved[25];
 } pool_sentinel_set_stats_t;
+POOL_ABI_ASSERT_(pool_sentinel_set_stats_t, sizeof(pool_sentinel_set_stats_t) == 256);
 
 /* Copy the set's counters into *out. 0, or POOL_EINVAL for NULL arguments.
  * Thread-safe; each counter is exact, they are not read together. */

@@ -13,6 +13,8 @@ void pool_options_init(pool_options_t *o)
 {
     if (o == NULL)
         return;
+    /* sizeof(*o) is the caller's size too, fixed for the SONAME (header,
+     * "ABI"): every field not set below, the reserve included, is 0. */
     memset(o, 0, sizeof(*o));
     o->sentinel_timeout_ms = 500;
     o->sentinel_poll_ms = 1000;

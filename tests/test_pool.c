@@ -172,6 +172,50 @@ static void test_bad_options(void **state)
     assert_string_equal(pool_event_name((pool_event_type_t)99), "UNKNOWN");
 }
 
+/* Every byte of a caller-allocated struct is the library's to fill (header,
+ * "ABI"): the reserves come back zero whatever the caller's memory held, so
+ * a field carved out of them later reads 0 in a program built before it. */
+static int all_zero(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != 0)
+            return 0;
+    return 1;
+}
+
+static void test_abi_reserves(void **state)
+{
+    (void)state;
+    pool_options_t o;
+    memset(&o, 0xa5, sizeof(o));
+    pool_options_init(&o);
+    assert_true(all_zero(o.reserved, sizeof(o.reserved)));
+
+    o.master_addr = "127.0.0.1:1"; /* nothing is contacted before a checkout */
+    pool_t *p = NULL;
+    assert_rc(0, pool_create(&o, &p));
+    pool_stats_t st;
+    memset(&st, 0xa5, sizeof(st));
+    assert_rc(0, pool_stats(p, &st));
+    assert_true(all_zero(st.reserved, sizeof(st.reserved)));
+    assert_int_equal(st.in_use, 0);
+    pool_destroy(p);
+
+    pool_options_init(&o);
+    o.sentinels = "127.0.0.1:1"; /* a set contacts no sentinel until a pool joins */
+    pool_sentinel_set_t *set = NULL;
+    assert_rc(0, pool_sentinel_set_create(&o, &set));
+    pool_sentinel_set_stats_t ss;
+    memset(&ss, 0xa5, sizeof(ss));
+    assert_rc(0, pool_sentinel_set_stats(set, &ss));
+    assert_true(all_zero(ss.reserved, sizeof(ss.reserved)));
+    assert_int_equal(ss.pools, 0);
+    assert_rc(POOL_EINVAL, pool_sentinel_set_stats(set, NULL));
+    assert_rc(POOL_EINVAL, pool_sentinel_set_stats(NULL, &ss));
+    pool_sentinel_set_release(set);
+}
+
 /* ---- Basics ---------------------------------------------------------------- */
 
 static void test_get_put_reuse(void **state)
@@ -1018,6 +1062,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_abi_reserves),
         cmocka_unit_test(test_get_put_reuse),
         cmocka_unit_test(test_concurrency_exclusive),
         cmocka_unit_test(test_checkout_timeout),
