@@ -329,7 +329,8 @@ typedef void (*pool_event_fn)(void *userdata, const pool_event_t *event);
  * stated. Defaults in [brackets]. */
 typedef struct pool_options {
     /* Where the master is: either master_name + sentinels, or master_addr. */
-    const char *master_name;       /* name monitored by the sentinels [NULL] */
+    const char *master_name;       /* name monitored by the sentinels: 1..127 bytes, no
+                                      space or control character, UTF-8 welcome [NULL] */
     const char *sentinels;         /* "host:port,host:port,[::1]:26379" [NULL] */
     const char *master_addr;       /* static "host:port" without Sentinel [NULL] */
     const char *sentinel_username; /* ACL user for the sentinels [NULL] */
