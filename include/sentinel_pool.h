@@ -11,8 +11,15 @@
  *  - pool_create() and pool_destroy() are not re-entrant for the same pool:
  *    call pool_destroy() once, after which no thread may call into that pool
  *    except to pool_put() connections it still holds (see pool_destroy()).
- *  - Callbacks (log, event) run on library threads (a worker in a pool_* call
- *    or the pool's background thread), never while a library lock is held.
+ *  - Callbacks (log, event) never run while a library lock is held. They
+ *    run on the library's threads (the pool's background thread, the
+ *    watcher's: the pool's own or its sentinel set's) and on application
+ *    threads inside a pool_* call (pool_create() logs why it fails;
+ *    pool_get_writer(), pool_get_reader() and pool_put() report what they
+ *    find). So a callback may run on several threads at once, also for one
+ *    pool: make it thread-safe. Events may arrive out of order (two threads
+ *    reporting two changes finish in either order): order them by
+ *    `generation` (see EVENTS below), not by arrival.
  *    pool_destroy() waits for the background threads' callbacks to return;
  *    a pool_put() of a connection still borrowed, or a pool_get_*() call
  *    still blocked, may call them after pool_destroy() returned: keep the
@@ -21,6 +28,47 @@
  *
  * ERRORS: every fallible call returns 0 or a negative POOL_E* code;
  * pool_strerror() turns any int into a static string.
+ *
+ * EVENTS: which pool_event_t fields each type sets ("-": host NULL, port 0).
+ * `generation` is the writer generation the change made for SWITCH_MASTER
+ * and MASTER_LOST, and the one in force when the event was reported for
+ * the others; a SWITCH_MASTER or MASTER_LOST whose generation is below one
+ * already seen is older news. `detail` is always set, for people, in no
+ * fixed format.
+ *   type                    old_host:old_port          new_host:new_port
+ *   SWITCH_MASTER           previous writer (1)        new writer
+ *   MASTER_LOST             fenced writer              -
+ *   SENTINEL_LOST           the sentinel               -
+ *   SENTINEL_ADDED          -                          the sentinel
+ *   VALIDATION_FAILED       node whose ROLE is not     -
+ *                           master (2)
+ *   WRITER_SUSPECT          node that replied          -
+ *                           READONLY or MASTERDOWN
+ *   CONNECTION_LEAK         -                          -
+ *   SENTINEL_MISCONFIGURED  the sentinel               node it names master
+ * (1) After a MASTER_LOST, the writer it fenced; "-" on the first resolution.
+ * (2) host NULL when that connection is already gone.
+ * CONNECTION_LEAK says in detail which connection, which thread, how long.
+ *
+ * ABI: the structs a caller allocates (pool_options_t, pool_stats_t,
+ * pool_sentinel_set_stats_t) have one size for the life of a SONAME. Each
+ * ends in a reserve, `reserved`, sized generously, out of which later
+ * fields are carved; the library reads and writes exactly that size, so a
+ * program built against an older header and a newer library (or the other
+ * way round) agree on every byte. pool_options_init(), pool_stats() and
+ * pool_sentinel_set_stats() zero what they do not fill, the reserve
+ * included; leave it alone. A field added later means, when 0, what the
+ * library did before it existed. The sizes are pinned by static assertions
+ * below (pool_options_t 1024 bytes, pool_stats_t 1024,
+ * pool_sentinel_set_stats_t 256, on 32- and 64-bit platforms alike): a
+ * field that is not taken out of the reserve fails the build. Growing a
+ * struct past its reserve, or changing a field, is an ABI break and takes
+ * a new SONAME: while the major version is 0 the SONAME carries the minor
+ * (libsentinel_pool.so.0.N), so a 0.x minor release may break the ABI and
+ * a patch release may not; from 1.0 on, only a major release may.
+ * pool_event_t is the library's, handed to the event callback by pointer:
+ * it may grow at its end within a SONAME (read the fields you know through
+ * the pointer, or copy them).
  *
  * WRITER CHANGES: when the pool moves to a new master (or fences the old
  * one), connections still borrowed under the old writer have their socket
@@ -163,6 +211,16 @@ extern "C" {
 #define POOL_EXPORT
 #endif
 
+/* Compile-time size checks of the public structs (ABI above): C11 and C++11
+ * have a static assertion; older dialects get a negative array size. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define POOL_ABI_ASSERT_(name, cond) static_assert(cond, "ABI: " #name)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define POOL_ABI_ASSERT_(name, cond) _Static_assert(cond, "ABI: " #name)
+#else
+#define POOL_ABI_ASSERT_(name, cond) typedef char pool_abi_assert_##name##_[(cond) ? 1 : -1]
+#endif
+
 /* Error codes: name, value, message. One list makes the enum, pool_strerror()
  * and pool_err_name(), so they cannot drift apart. */
 #define POOL_ERRNO_MAP(X)                                                                          \
@@ -231,7 +289,8 @@ typedef enum {
     POOL_LOG_DEBUG = 3,
 } pool_log_level_t;
 
-/* Log callback: msg is valid only during the call. */
+/* Log callback: msg is valid only during the call. It may run on several
+ * threads at once (THREAD-SAFETY above). */
 typedef void (*pool_log_fn)(void *userdata, pool_log_level_t level, const char *msg);
 
 typedef enum {
@@ -259,7 +318,9 @@ typedef struct pool_event {
     const char *detail;  /* human-readable text, never NULL */
 } pool_event_t;
 
-/* Event callback: the event and its strings are valid only during the call. */
+/* Event callback: the event and its strings are valid only during the call.
+ * It may run on several threads at once, and events may arrive out of
+ * order: see THREAD-SAFETY and EVENTS above. */
 typedef void (*pool_event_fn)(void *userdata, const pool_event_t *event);
 
 /* Options. Initialise with pool_options_init() and change what you need; the
@@ -268,7 +329,8 @@ typedef void (*pool_event_fn)(void *userdata, const pool_event_t *event);
  * stated. Defaults in [brackets]. */
 typedef struct pool_options {
     /* Where the master is: either master_name + sentinels, or master_addr. */
-    const char *master_name;       /* name monitored by the sentinels [NULL] */
+    const char *master_name;       /* name monitored by the sentinels: 1..127 bytes, no
+                                      space or control character, UTF-8 welcome [NULL] */
     const char *sentinels;         /* "host:port,host:port,[::1]:26379" [NULL] */
     const char *master_addr;       /* static "host:port" without Sentinel [NULL] */
     const char *sentinel_username; /* ACL user for the sentinels [NULL] */
@@ -343,7 +405,19 @@ typedef struct pool_options {
     pool_log_level_t log_level; /* most verbose level delivered [POOL_LOG_WARN] */
     pool_event_fn event_fn;     /* [NULL] */
     void *event_userdata;       /* [NULL] */
+
+    /* Room for options to come (ABI above): zeroed by pool_options_init(),
+     * read by no one today. The fields above take 280 bytes with 64-bit
+     * pointers and 184 with 32-bit ones; a new field comes out of both
+     * figures below so that the struct stays 1024 bytes everywhere. */
+#if UINTPTR_MAX > 0xffffffffu
+#define POOL_OPTIONS_RESERVED_ 744
+#else
+#define POOL_OPTIONS_RESERVED_ 840
+#endif
+    unsigned char reserved[POOL_OPTIONS_RESERVED_];
 } pool_options_t;
+POOL_ABI_ASSERT_(pool_options_t, sizeof(pool_options_t) == 1024);
 
 typedef struct pool pool_t;
 typedef struct pool_sentinel_set pool_sentinel_set_t;
@@ -393,9 +467,14 @@ typedef struct pool_stats {
     uint64_t reader_idle;         /* reader connections in the pool right now */
     uint64_t replicas_usable;     /* replicas fit for reads right now (lag included) */
     uint64_t no_replica;          /* pool_get_reader() found no replica fit */
+    /* Room for counters to come (ABI above): zeroed by pool_stats(). A new
+     * counter takes one word of it. */
+    uint64_t reserved[91];
 } pool_stats_t;
+POOL_ABI_ASSERT_(pool_stats_t, sizeof(pool_stats_t) == 1024);
 
-/* Fill *opts with the documented defaults. Thread-safe; opts must not be NULL. */
+/* Fill *opts with the documented defaults; every byte without one (the
+ * reserve included) is 0. Thread-safe; opts must not be NULL. */
 POOL_EXPORT void pool_options_init(pool_options_t *opts);
 
 /* Create a pool. On success returns 0 and stores the pool in *out; on failure
@@ -408,7 +487,8 @@ POOL_EXPORT void pool_options_init(pool_options_t *opts);
  * POOL_ENOTMASTER when the named node's ROLE is not master, POOL_ECONNECT or
  * POOL_ETIMEDOUT when the named node does not answer, POOL_EAUTH when it
  * refuses the credentials, POOL_ECERT or POOL_ETLS when every sentinel (or
- * the named node) fails TLS that way. Connections open lazily. Not thread-safe with
+ * the named node) fails TLS that way; POOL_ENOMEM, or POOL_ETHREAD when a
+ * thread or lock cannot be made. Connections open lazily. Not thread-safe with
  * respect to the pool it creates (nobody else has it yet). */
 POOL_EXPORT int pool_create(const pool_options_t *opts, pool_t **out);
 
@@ -432,7 +512,11 @@ typedef struct pool_sentinel_set_stats {
     uint64_t round_trips;        /* query round trips (each asks for every name due) */
     uint64_t polls;              /* safety polls run */
     uint64_t misconfigured;      /* SENTINEL_MISCONFIGURED reports, all pools */
+    /* Room for counters to come (ABI above): zeroed by
+     * pool_sentinel_set_stats(). A new counter takes one word of it. */
+    uint64_t reserved[25];
 } pool_sentinel_set_stats_t;
+POOL_ABI_ASSERT_(pool_sentinel_set_stats_t, sizeof(pool_sentinel_set_stats_t) == 256);
 
 /* Copy the set's counters into *out. 0, or POOL_EINVAL for NULL arguments.
  * Thread-safe; each counter is exact, they are not read together. */
@@ -472,8 +556,10 @@ POOL_EXPORT int pool_get_writer(pool_t *pool, redisContext **out);
  * and confirmed with ROLE (replica, link connected) when opened and per the
  * validation policy. Spread per read_spread. When none qualifies:
  * POOL_ENOREPLICA, or with POOL_READ_MASTER a writer connection (as
- * pool_get_writer()). Also POOL_ECONNECT, POOL_ETIMEDOUT, POOL_ESHUTDOWN,
- * POOL_EINVAL. Return it with pool_put(). Thread-safe; takes the pool mutex
+ * pool_get_writer()). Also the connection errors of pool_get_writer()
+ * (POOL_ECONNECT, POOL_EAUTH, POOL_EPROTO, POOL_ELIMIT, POOL_ECERT,
+ * POOL_ETLS), POOL_ETIMEDOUT, POOL_ESHUTDOWN, POOL_EINVAL (NULL
+ * arguments). Return it with pool_put(). Thread-safe; takes the pool mutex
  * briefly (reads are not the lock-free hot path). */
 POOL_EXPORT int pool_get_reader(pool_t *pool, redisContext **out);
 
@@ -494,12 +580,17 @@ POOL_EXPORT void pool_put(pool_t *pool, redisContext *c);
  * pool). */
 POOL_EXPORT int pool_mark_dirty(pool_t *pool, redisContext *c, pool_dirty_t what);
 
-/* Copy the counters into *out. Thread-safe; figures are a consistent-enough
- * snapshot (each counter is exact, they are not read atomically together). */
+/* Copy the counters into *out (all of it, the reserve zeroed). Returns 0, or
+ * POOL_EINVAL when pool or out is NULL (then *out is untouched).
+ * Thread-safe; figures are a consistent-enough snapshot (each counter is
+ * exact, they are not read atomically together). */
 POOL_EXPORT int pool_stats(pool_t *pool, pool_stats_t *out);
 
 /* Current writer address (host copied into host[hostlen]) and generation;
- * POOL_ENOMASTER when none is known. Thread-safe. */
+ * host, port and generation may each be NULL. Returns 0; POOL_ENOMASTER
+ * when none is known (during a failover, or before the first resolution
+ * with lazy_start): then host is "", *port 0, and *generation still the
+ * current one; POOL_EINVAL when pool is NULL. Thread-safe. */
 POOL_EXPORT int pool_current_master(pool_t *pool, char *host, size_t hostlen, int *port,
                                     uint64_t *generation);
 

@@ -70,11 +70,11 @@ int spool_map_redis_err(const redisContext *c)
 }
 
 /* ---- Reply caps for every context opened here -----------------------------
- * FIX: hiredis 0.14 has no cap on array sizes. "*2147483647" from a hostile
- * sentinel (or from a node asked ROLE) made it calloc 16 GiB, wait for the
- * elements until the deadline, and then free the half-built reply by
- * walking all 2^31 slots: seconds of page faults per answer. Contexts from
- * spool_connect() carry a reply guard with this cap; pool connections
+ * hiredis 0.14 has no cap on array sizes: "*2147483647" from a hostile
+ * sentinel (or from a node asked ROLE) would make it calloc 16 GiB, wait
+ * for the elements until the deadline, and then free the half-built reply
+ * by walking all 2^31 slots, seconds of page faults per answer. So every
+ * context from spool_connect() carries a reply guard with this cap; pool connections
  * replace it with their own (conn.c). Strings need no cap here: hiredis
  * builds one only once all of it is buffered, and read_replies() bounds the
  * buffer. The guard also supplies the reply functions hiredis 1.x calls for
@@ -175,10 +175,11 @@ static int resolve(const char *host, int port, int64_t deadline_ns, char *out, s
                               : (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
         if (inet_ntop(ai->ai_family, src, out, (socklen_t)outlen) != NULL)
             rc = 0;
-        /* FIX: inet_ntop() drops the zone of a link-local address
+        /* inet_ntop() drops the zone of a link-local address
          * ("fe80::1%eth0", which the option parser accepts), and connect()
-         * to fe80::/10 without a scope fails with EINVAL: carry the scope
-         * over as "%<index>", which hiredis' getaddrinfo() parses back. */
+         * to fe80::/10 without a scope fails with EINVAL: the scope is
+         * carried over as "%<index>", which hiredis' getaddrinfo() parses
+         * back. */
         if (rc == 0 && ai->ai_family == AF_INET6 && in6->sin6_scope_id != 0) {
             size_t used = strlen(out);
             int n = snprintf(out + used, outlen - used, "%%%u", (unsigned)in6->sin6_scope_id);
@@ -384,13 +385,14 @@ int spool_read_available(redisContext *c)
 {
     if (!spool_tls_on(c))
         return read_some(c);
-    /* FIX: one SSL_read() returns one TLS record, where one recv() takes
-     * everything the socket holds. Reading one record per wake-up left a
-     * sentinel's queued events (+sdown, +odown, +failover-state-...) to be
-     * handled one per watcher step, each step possibly a 500 ms check of a
-     * frozen master: the switch came 0.5-1 s later than in plaintext. Read
-     * until OpenSSL would wait (bounded like a recv()); then nothing stays
-     * buffered where poll() cannot see it. */
+    /* One SSL_read() returns one TLS record, where one recv() takes
+     * everything the socket holds. Reading goes on until OpenSSL would wait
+     * (bounded like a recv()), so nothing stays buffered where poll()
+     * cannot see it and a sentinel's queued events (+sdown, +odown,
+     * +failover-state-...) are handled in one watcher step, as in
+     * plaintext. One record per wake-up would take one step per event,
+     * each possibly a 500 ms check of a frozen master: a switch 0.5-1 s
+     * late. */
     spool_tls_nowait(c, 1);
     int rc = 0;
     size_t got = 0;

@@ -75,7 +75,7 @@ static int login_reply(pool_t *p, const login *l, int i, const spool_cmd *cmds, 
     return 0;
 }
 
-/* FIX: a connection is handed to a caller right after the handshake or a
+/* A connection is handed to a caller right after the handshake or a
  * ROLE/PING check. Bytes beyond the replies we asked for (a server out of
  * step with its client) would be read by the caller as the answer to its
  * first command: refuse the connection instead, as pool_put() refuses one
@@ -212,13 +212,14 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
         spool_hygiene_settle(&s->hyg);
     if (rc != 0) {
         redisFree(c);
-        /* FIX: connect_timeout_ms covers TCP connect + handshake, and a
-         * connect cut by the deadline is POOL_ECONNECT (above); a handshake
-         * cut by it, or by the server closing (maxclients), returned
-         * POOL_ETIMEDOUT or POOL_EIO, so the same slow or refusing node
-         * gave three codes depending on the phase, and pool_get_writer()
-         * could return the undocumented POOL_EIO. All are "could not
-         * connect"; POOL_ETIMEDOUT stays "no pooled connection came free". */
+        /* connect_timeout_ms covers TCP connect + handshake, and failing
+         * either is "could not connect": a handshake cut by the deadline
+         * (POOL_ETIMEDOUT) or by the server closing (maxclients, POOL_EIO)
+         * is POOL_ECONNECT, as a connect cut by the deadline is (above).
+         * So a slow or refusing node gives one code whatever the phase,
+         * pool_get_writer() returns only documented codes, and
+         * POOL_ETIMEDOUT keeps its one meaning, "no pooled connection came
+         * free". */
         return rc == POOL_ETIMEDOUT || rc == POOL_EIO ? POOL_ECONNECT : rc;
     }
     *out = c;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto/addr.h"
+#include "proto/sentinel_parse.h"
 #include "pool/pool_internal.h"
 #include "net/tls.h"
 
@@ -13,6 +14,8 @@ void pool_options_init(pool_options_t *o)
 {
     if (o == NULL)
         return;
+    /* sizeof(*o) is the caller's size too, fixed for the SONAME (header,
+     * "ABI"): every field not set below, the reserve included, is 0. */
     memset(o, 0, sizeof(*o));
     o->sentinel_timeout_ms = 500;
     o->sentinel_poll_ms = 1000;
@@ -57,7 +60,15 @@ void spool_config_free(spool_config *cfg)
         return POOL_EINVAL;                                                                        \
     } while (0)
 
-static int valid_name(const char *s)
+/* A master name: the rule the event parsers apply (sp_valid_name), so that
+ * a name accepted here is one whose events are understood. */
+static int valid_master_name(const char *s)
+{
+    return s != NULL && sp_valid_name(s, strlen(s));
+}
+
+/* SNI and the certificate name: 1..127 bytes, no space or control byte. */
+static int valid_server_name(const char *s)
 {
     if (s == NULL || s[0] == '\0' || strlen(s) > 127)
         return 0;
@@ -81,11 +92,11 @@ static int check(const pool_options_t *o, char *err, size_t errlen)
             o->sentinel_password != NULL || o->sentinel_tls)
             BAD("with sentinel_set, leave sentinels, sentinel_username, sentinel_password and "
                 "sentinel_tls unset: they are the set's");
-        if (!valid_name(o->master_name))
-            BAD("master_name must be 1..127 printable bytes without spaces");
+        if (!valid_master_name(o->master_name))
+            BAD("master_name must be 1..127 bytes without spaces or control characters");
     } else if (has_sentinel) {
-        if (!valid_name(o->master_name))
-            BAD("master_name must be 1..127 printable bytes without spaces");
+        if (!valid_master_name(o->master_name))
+            BAD("master_name must be 1..127 bytes without spaces or control characters");
         if (o->sentinels == NULL || o->sentinels[0] == '\0')
             BAD("sentinels must list at least one host:port");
         spool_addr *list = NULL;
@@ -144,7 +155,7 @@ static int check(const pool_options_t *o, char *err, size_t errlen)
         (o->tls_ca_file || o->tls_ca_dir || o->tls_cert_file || o->tls_key_file ||
          o->tls_server_name || o->tls_skip_verify))
         BAD("tls_* options are set but neither tls nor sentinel_tls is 1");
-    if (o->tls_server_name != NULL && !valid_name(o->tls_server_name))
+    if (o->tls_server_name != NULL && !valid_server_name(o->tls_server_name))
         BAD("tls_server_name must be 1..127 printable bytes without spaces");
     return 0;
 }

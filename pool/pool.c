@@ -214,6 +214,9 @@ int pool_stats(pool_t *p, pool_stats_t *out)
 {
     if (p == NULL || out == NULL)
         return POOL_EINVAL;
+    /* sizeof(*out) is the caller's size too: it is fixed for the SONAME
+     * (header, "ABI"). Zeroing it covers the reserve and any counter not
+     * filled below. */
     memset(out, 0, sizeof(*out));
     const spool_counters *c = &p->stats;
     for (int i = 0; i < p->nslots; i++) {

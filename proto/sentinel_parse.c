@@ -77,7 +77,18 @@ static int error_code(const redisReply *r)
 
 int sp_valid_name(const char *name, size_t len)
 {
-    return name != NULL && len >= 1 && len < SP_NAME_MAX && printable(name, len, 0);
+    if (name == NULL || len < 1 || len >= SP_NAME_MAX)
+        return 0;
+    /* Bytes from 0x80 up pass untouched: Sentinel stores a name as the
+     * bytes it was given (UTF-8 or not) and prints them as they are in
+     * every event, so refusing them here would only hide that name's
+     * events. Spaces and control bytes would split or corrupt a field. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c <= ' ' || c == 0x7f)
+            return 0;
+    }
+    return 1;
 }
 
 /* ---- Space-separated payloads --------------------------------------------- */

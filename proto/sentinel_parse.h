@@ -20,8 +20,13 @@
 #define SP_REST_MAX 1024      /* Sentinel truncates an event to 1023 bytes */
 #define SP_INSTANCES_MAX 1024 /* larger SENTINEL replicas/sentinels replies are refused */
 
-/* Is name a valid master name: 1..SP_NAME_MAX-1 printable ASCII bytes, no
- * spaces (it is a space-separated field in every event)? 1 or 0. */
+/* The one rule for a master name, wherever one is checked: pool_create()
+ * and pool_sentinel_set's pools (pool/options.c), every event parser here,
+ * sentinel-pool-check. Is name 1..SP_NAME_MAX-1 bytes, none of them a space,
+ * an ASCII control byte or DEL? 1 or 0. Other bytes (UTF-8 "mymäster")
+ * pass: Sentinel accepts them in SENTINEL MONITOR and prints them verbatim
+ * in its events, which split fields on single spaces. Instance names in
+ * events (a replica's "ip:port", a sentinel's run id) follow it too. */
 int sp_valid_name(const char *name, size_t len);
 
 /* +switch-master: "<name> <old-ip> <old-port> <new-ip> <new-port>". */

@@ -650,6 +650,8 @@ int pool_sentinel_set_stats(pool_sentinel_set_t *set, pool_sentinel_set_stats_t 
     if (set == NULL || out == NULL)
         return POOL_EINVAL;
     sp_set *s = set;
+    /* The caller's size too, fixed for the SONAME (header, "ABI"): the
+     * reserve comes back zeroed. */
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&s->mu);
     out->pools = s->nwatches;

@@ -764,6 +764,11 @@ static void test_switch_master(void **state)
         {S("my\0master 1.2.3.4 6379 5.6.7.8 6380"), POOL_EPROTO, NULL, NULL, 0, NULL, 0},
         {S("m 1.2.\0.4 6379 5.6.7.8 6380"), POOL_EPROTO, NULL, NULL, 0, NULL, 0},
         {S("m 1.2.3.4 6379 5.6.7.\x80 6380"), POOL_EPROTO, NULL, NULL, 0, NULL, 0},
+        /* A name is bytes: UTF-8 passes (the host may not, above). */
+        {S("mym\xc3\xa4ster 1.2.3.4 6379 5.6.7.8 6380"), 0, "mym\xc3\xa4ster", "1.2.3.4", 6379,
+         "5.6.7.8", 6380},
+        {S("\xe6\x97\xa5\xe6\x9c\xac 1.2.3.4 6379 5.6.7.8 6380"), 0, "\xe6\x97\xa5\xe6\x9c\xac",
+         "1.2.3.4", 6379, "5.6.7.8", 6380},
         /* Brackets are not a server's habit; passed through, getaddrinfo refuses them. */
         {S("m [::1] 6379 [::2] 6380"), 0, "m", "[::1]", 6379, "[::2]", 6380},
     };
@@ -862,6 +867,12 @@ static void test_instance_event(void **state)
          6379, ""},
         {S("replica 10.0.0.2:6379 10.0.0.2 6379 @ m 10.0.0.1 6379"), 0, SP_INSTANCE_REPLICA,
          "10.0.0.2:6379", "10.0.0.2", 6379, "m", "10.0.0.1", 6379, ""},
+        /* UTF-8 master names, as Sentinel prints them (+odown, +promoted-slave) */
+        {S("master mym\xc3\xa4ster 127.0.0.1 6379 #quorum 2/2"), 0, SP_INSTANCE_MASTER,
+         "mym\xc3\xa4ster", "127.0.0.1", 6379, "mym\xc3\xa4ster", "127.0.0.1", 6379, "#quorum 2/2"},
+        {S("slave 127.0.0.1:6380 127.0.0.1 6380 @ mym\xc3\xa4ster 127.0.0.1 6379"), 0,
+         SP_INSTANCE_REPLICA, "127.0.0.1:6380", "127.0.0.1", 6380, "mym\xc3\xa4ster", "127.0.0.1",
+         6379, ""},
         /* master followed by "@ ...": the rest is free text */
         {S("master m 1.2.3.4 6379 @ x 1.2.3.4 1"), 0, SP_INSTANCE_MASTER, "m", "1.2.3.4", 6379, "m",
          "1.2.3.4", 6379, "@ x 1.2.3.4 1"},
@@ -1342,6 +1353,15 @@ static void test_flags(void **state)
     assert_int_equal(sp_valid_name(S("")), 0);
     assert_int_equal(sp_valid_name(NULL, 3), 0);
     assert_int_equal(sp_valid_name(S("a\x7f")), 0);
+    /* Sentinel accepts any bytes but spaces and control bytes would break
+     * its events' fields: UTF-8 (and Latin-1) names pass, as in options. */
+    assert_int_equal(sp_valid_name(S("mym\xc3\xa4ster")), 1);
+    assert_int_equal(sp_valid_name(S("\xe4")), 1);
+    assert_int_equal(sp_valid_name(S("\xff\x80")), 1);
+    assert_int_equal(sp_valid_name(S("my master")), 0);
+    assert_int_equal(sp_valid_name(S("my\tmaster")), 0);
+    assert_int_equal(sp_valid_name(S("my\nmaster")), 0);
+    assert_int_equal(sp_valid_name(S("my\0master")), 0);
 }
 
 /* ---- sp_parse_pubsub_message ------------------------------------------------ */

@@ -22,6 +22,7 @@
 #include "fixture.h"
 #include "fx_assert.h"
 #include "pool/pool_internal.h"
+#include "proto/sentinel_parse.h"
 #include "sentinel_pool.h"
 
 static fx_node master;  /* plain master */
@@ -170,6 +171,101 @@ static void test_bad_options(void **state)
     assert_string_equal(pool_version(), "0.1.0");
     assert_string_equal(pool_event_name(POOL_EVENT_SWITCH_MASTER), "SWITCH_MASTER");
     assert_string_equal(pool_event_name((pool_event_type_t)99), "UNKNOWN");
+}
+
+/* Every byte of a caller-allocated struct is the library's to fill (header,
+ * "ABI"): the reserves come back zero whatever the caller's memory held, so
+ * a field carved out of them later reads 0 in a program built before it. */
+static int all_zero(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != 0)
+            return 0;
+    return 1;
+}
+
+static void test_abi_reserves(void **state)
+{
+    (void)state;
+    pool_options_t o;
+    memset(&o, 0xa5, sizeof(o));
+    pool_options_init(&o);
+    assert_true(all_zero(o.reserved, sizeof(o.reserved)));
+
+    o.master_addr = "127.0.0.1:1"; /* nothing is contacted before a checkout */
+    pool_t *p = NULL;
+    assert_rc(0, pool_create(&o, &p));
+    pool_stats_t st;
+    memset(&st, 0xa5, sizeof(st));
+    assert_rc(0, pool_stats(p, &st));
+    assert_true(all_zero(st.reserved, sizeof(st.reserved)));
+    assert_int_equal(st.in_use, 0);
+    pool_destroy(p);
+
+    pool_options_init(&o);
+    o.sentinels = "127.0.0.1:1"; /* a set contacts no sentinel until a pool joins */
+    pool_sentinel_set_t *set = NULL;
+    assert_rc(0, pool_sentinel_set_create(&o, &set));
+    pool_sentinel_set_stats_t ss;
+    memset(&ss, 0xa5, sizeof(ss));
+    assert_rc(0, pool_sentinel_set_stats(set, &ss));
+    assert_true(all_zero(ss.reserved, sizeof(ss.reserved)));
+    assert_int_equal(ss.pools, 0);
+    assert_rc(POOL_EINVAL, pool_sentinel_set_stats(set, NULL));
+    assert_rc(POOL_EINVAL, pool_sentinel_set_stats(NULL, &ss));
+    pool_sentinel_set_release(set);
+}
+
+static void note_error(void *userdata, pool_log_level_t level, const char *msg)
+{
+    if (level == POOL_LOG_ERROR)
+        snprintf(userdata, 256, "%s", msg);
+}
+
+/* One rule for master names: pool_create() accepts exactly the names whose
+ * events the parsers understand (sp_valid_name), so no accepted name falls
+ * back to polling; a refused one says why in the log. */
+static void test_master_name_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        int valid;
+    } t[] = {
+        {"mymaster", 1},
+        {"mym\xc3\xa4ster", 1},     /* UTF-8, as SENTINEL MONITOR takes it */
+        {"\xe6\x97\xa5\xe6\x9c\xac", 1}, /* UTF-8, no ASCII at all */
+        {"caf\xe9", 1},              /* Latin-1: bytes, not text */
+        {"my-master_1.a:b", 1},
+        {"", 0},
+        {"my master", 0},
+        {"my\tmaster", 0},
+        {"my\x7fmaster", 0},
+        {"my\x01master", 0},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        if (sp_valid_name(t[i].name, strlen(t[i].name)) != t[i].valid)
+            fail_msg("sp_valid_name(\"%s\") != %d: the parsers' rule changed", t[i].name,
+                     t[i].valid);
+        char logged[256] = "";
+        pool_options_t o;
+        pool_options_init(&o);
+        o.master_name = t[i].name;
+        o.sentinels = "127.0.0.1:1";
+        o.lazy_start = 1; /* no sentinel there: create succeeds all the same */
+        o.log_fn = note_error;
+        o.log_userdata = logged;
+        pool_t *p = NULL;
+        int rc = pool_create(&o, &p);
+        if (rc != (t[i].valid ? 0 : POOL_EINVAL))
+            fail_msg("master_name #%zu \"%s\": got %s, want %s", i, t[i].name, pool_err_name(rc),
+                     t[i].valid ? "0" : "POOL_EINVAL");
+        if (!t[i].valid && strstr(logged, "master_name") == NULL)
+            fail_msg("master_name #%zu refused without a log line naming it (log: \"%s\")", i,
+                     logged);
+        pool_destroy(p);
+    }
 }
 
 /* ---- Basics ---------------------------------------------------------------- */
@@ -1018,6 +1114,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_abi_reserves),
+        cmocka_unit_test(test_master_name_rule),
         cmocka_unit_test(test_get_put_reuse),
         cmocka_unit_test(test_concurrency_exclusive),
         cmocka_unit_test(test_checkout_timeout),
