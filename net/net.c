@@ -21,11 +21,10 @@
 #include <time.h>
 
 #include "proto/addr.h"
+#include "proto/limits.h"
 #include "proto/reply_guard.h"
 #include "net/tls.h"
 #include "sentinel_pool.h"
-
-#define DEFAULT_MAX_BUFFER (64LL * 1024 * 1024)
 
 int64_t spool_now_ns(void)
 {
@@ -79,13 +78,12 @@ int spool_map_redis_err(const redisContext *c)
  * builds one only once all of it is buffered, and read_replies() bounds the
  * buffer. The guard also supplies the reply functions hiredis 1.x calls for
  * RESP3 doubles and booleans, which a table without them turns into a crash. */
-#define NET_MAX_ELEMENTS (1 << 20) /* as pool_options_t.max_reply_elements' default */
 
 /* One guard for every context: its base is hiredis' default functions (one
  * table inside hiredis, what every new context starts with), taken from the
  * first context and never changed. The lock orders that one write before
  * any thread's replies read it; a connect pays one uncontended lock. */
-static spool_reply_guard net_guard = {.max_elements = NET_MAX_ELEMENTS};
+static spool_reply_guard net_guard = {.max_elements = SPOOL_NET_MAX_ELEMENTS};
 static pthread_mutex_t net_guard_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int cap_replies(redisContext *c)
@@ -378,8 +376,6 @@ static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size
     return 0;
 }
 
-#define READ_AVAILABLE_MAX (64 * 1024)
-
 int spool_read_available(redisContext *c)
 {
     if (!spool_tls_on(c))
@@ -394,7 +390,7 @@ int spool_read_available(redisContext *c)
     spool_tls_nowait(c, 1);
     int rc = 0;
     size_t got = 0;
-    while (rc == 0 && got < READ_AVAILABLE_MAX) {
+    while (rc == 0 && got < SPOOL_READ_AVAILABLE_MAX) {
         size_t before = c->reader->len; /* feeding only appends */
         rc = read_some(c);
         if (c->reader->len <= before)
@@ -476,7 +472,7 @@ static int roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t 
     for (size_t i = 0; i < nwant; i++)
         replies[i] = NULL;
     if (max_buffer <= 0)
-        max_buffer = DEFAULT_MAX_BUFFER;
+        max_buffer = SPOOL_NET_MAX_BUFFER;
     spool_tls_nowait(c, 1); /* no-ops on plaintext */
     int rc = send_cmds(c, deadline_ns, abort_fd, ncmd, cmds);
     if (rc == 0) {

@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include "net/tls.h"
+#include "proto/limits.h"
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t spool_now_ns(void);
@@ -31,8 +32,8 @@ int spool_connect_ex(const char *host, int port, int64_t deadline_ns, int cmd_ti
                      const spool_tls *tls, spool_cancel_fn cancelled, void *arg,
                      redisContext **out);
 
-/* One command of a round trip: up to 16 arguments, argv[i] NUL-terminated. */
-#define SPOOL_CMD_MAX_ARGS 16
+/* One command of a round trip: up to SPOOL_CMD_MAX_ARGS arguments, argv[i]
+ * NUL-terminated. */
 typedef struct spool_cmd {
     int argc;
     const char *argv[SPOOL_CMD_MAX_ARGS];

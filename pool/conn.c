@@ -191,7 +191,7 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
     redisReply *replies[4] = {NULL, NULL, NULL, NULL};
     if (n > 0)
         rc = spool_roundtrip(c, deadline_ns, -1, (size_t)n, cmds, replies,
-                             cfg->max_reply_bulk + 1024);
+                             cfg->max_reply_bulk + SPOOL_REPLY_FRAME_SLACK);
     for (int i = 0; rc == 0 && i < n; i++) {
         if (i == role_at)
             rc = role_from_reply(p, c, replies[i], deadline_ns, role_out);
@@ -259,7 +259,7 @@ static int reset_conn(pool_t *p, spool_slot *s, int64_t deadline_ns)
     cmds[2 + n] = (spool_cmd){3, {"CLIENT", "NO-EVICT", "OFF"}};
     redisReply *replies[2 + LOGIN_MAX] = {NULL};
     int rc = spool_roundtrip_skip(c, deadline_ns, (size_t)(n + 3), cmds, reset_answer,
-                                  (size_t)(n + 2), replies, cfg->max_reply_bulk + 1024);
+                                  (size_t)(n + 2), replies, cfg->max_reply_bulk + SPOOL_REPLY_FRAME_SLACK);
     for (int i = 0; rc == 0 && i < n; i++)
         rc = login_reply(p, &l, i, cmds + 2, replies[i + 1]);
     for (int i = 0; i < n + 2; i++)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto/addr.h"
+#include "proto/limits.h"
 #include "pool/pool_internal.h"
 #include "net/tls.h"
 
@@ -24,8 +25,8 @@ void pool_options_init(pool_options_t *o)
     o->client_name = "sentinel_pool";
     o->validate = POOL_VALIDATE_IDLE;
     o->validate_idle_ms = 1000;
-    o->max_reply_elements = 1048576;
-    o->max_reply_bulk = 512LL * 1024 * 1024;
+    o->max_reply_elements = SPOOL_DEFAULT_MAX_REPLY_ELEMENTS;
+    o->max_reply_bulk = SPOOL_DEFAULT_MAX_REPLY_BULK;
     o->log_level = POOL_LOG_WARN;
 }
 
@@ -59,7 +60,7 @@ void spool_config_free(spool_config *cfg)
 
 static int valid_name(const char *s)
 {
-    if (s == NULL || s[0] == '\0' || strlen(s) > 127)
+    if (s == NULL || s[0] == '\0' || strlen(s) >= SP_NAME_MAX)
         return 0;
     for (const char *c = s; *c; c++)
         if ((unsigned char)*c <= ' ' || *c == 0x7f)

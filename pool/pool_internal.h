@@ -9,14 +9,13 @@
 #include <time.h>
 
 #include "proto/addr.h"
+#include "proto/limits.h"
 #include "pool/hygiene.h"
 #include "source/source.h"
 #include "proto/reply_guard.h"
 #include "proto/role.h"
 #include "net/tls.h"
 #include "sentinel_pool.h"
-
-#define SPOOL_MAX_CONNECTIONS 4096
 
 /* A connection is peeked on checkout once it sat idle 10 ms or more: one
  * used a moment ago was healthy then, and the system call costs more than

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#define SPOOL_HOST_MAX 256 /* a DNS name is at most 253 bytes */
+#include "proto/limits.h"
 
 typedef struct spool_addr {
     char host[SPOOL_HOST_MAX]; /* IPv6 literals are stored without brackets */

@@ -5,6 +5,7 @@
 
 #include <hiredis/hiredis.h>
 #include "proto/addr.h"
+#include "proto/limits.h"
 
 typedef enum {
     SPOOL_ROLE_UNKNOWN = 0,
@@ -13,14 +14,12 @@ typedef enum {
     SPOOL_ROLE_SENTINEL = 3,
 } spool_role_kind;
 
-#define SPOOL_ROLE_MAX_REPLICAS 16
-
 typedef struct spool_role {
     spool_role_kind kind;
     long long offset;       /* master: its offset; replica: processed offset */
     char master_host[SPOOL_HOST_MAX]; /* replica only */
     int master_port;        /* replica only */
-    char link_state[16];    /* replica only: connected, connecting, sync, ... */
+    char link_state[SPOOL_LINK_STATE_MAX]; /* replica only: connected, connecting, sync, ... */
     int connected_replicas; /* master only */
     /* master only: the first SPOOL_ROLE_MAX_REPLICAS replicas it lists, with
      * the offset each acknowledged (for replica lag) */

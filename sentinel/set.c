@@ -25,8 +25,6 @@
  * steps, and whenever a watch has no writer yet; +sentinel events tell the
  * rest. */
 #define DISCOVERY_EVERY 10
-/* Largest unparsed input a subscription may hold. */
-#define SUB_MAX_BUFFER (4u * 1024 * 1024)
 /* A loop turn slower than this is logged (DEBUG): it delays switches. */
 #define SLOW_STEP_MS 100
 /* pool_create() without lazy_start gives a failover in progress this many
@@ -194,7 +192,7 @@ static int drain_sub(sp_set *s, int i)
         return -1;
     /* Events are under 1 KB: a sentinel streaming a huge reply is dropped
      * before its buffer grows without bound. */
-    if (sn->sub->reader->len - sn->sub->reader->pos > SUB_MAX_BUFFER)
+    if ((long long)(sn->sub->reader->len - sn->sub->reader->pos) > SPOOL_SUB_MAX_BUFFER)
         return -1;
     for (;;) {
         void *reply = NULL;
