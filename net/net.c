@@ -12,7 +12,6 @@
 #include <netinet/tcp.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -69,34 +68,12 @@ int spool_map_redis_err(const redisContext *c)
 }
 
 /* ---- Reply caps for every context opened here -----------------------------
- * FIX: hiredis 0.14 has no cap on array sizes. "*2147483647" from a hostile
- * sentinel (or from a node asked ROLE) made it calloc 16 GiB, wait for the
- * elements until the deadline, and then free the half-built reply by
- * walking all 2^31 slots: seconds of page faults per answer. Contexts from
- * spool_connect() carry a reply guard with this cap; pool connections
- * replace it with their own (conn.c). Strings need no cap here: hiredis
- * builds one only once all of it is buffered, and read_replies() bounds the
- * buffer. The guard also supplies the reply functions hiredis 1.x calls for
- * RESP3 doubles and booleans, which a table without them turns into a crash. */
-
-/* One guard for every context: its base is hiredis' default functions (one
- * table inside hiredis, what every new context starts with), taken from the
- * first context and never changed. The lock orders that one write before
- * any thread's replies read it; a connect pays one uncontended lock. */
-static spool_reply_guard net_guard = {.max_elements = SPOOL_NET_MAX_ELEMENTS};
-static pthread_mutex_t net_guard_mu = PTHREAD_MUTEX_INITIALIZER;
-
+ * Contexts from spool_connect() carry the library's reply guard
+ * (reply_guard.h); pool connections replace it with their own (conn.c).
+ * read_replies() bounds the buffer. */
 static int cap_replies(redisContext *c)
 {
-    pthread_mutex_lock(&net_guard_mu);
-    if (net_guard.base == NULL)
-        net_guard.base = c->reader->fn;
-    int ours = c->reader->fn == net_guard.base;
-    pthread_mutex_unlock(&net_guard_mu);
-    if (!ours)
-        return POOL_EPROTO; /* not hiredis' defaults: never seen, refuse rather than guess */
-    spool_reply_guard_attach(c->reader, &net_guard);
-    return 0;
+    return spool_reply_guard_attach_library(c->reader) == 0 ? 0 : POOL_EPROTO;
 }
 
 /* Asynchronous name resolution so a slow resolver cannot hold a caller past
@@ -362,7 +339,7 @@ static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size
             replies[got++] = r;
             continue;
         }
-        if ((long long)(c->reader->len - c->reader->pos) > max_buffer)
+        if (spool_reader_over(c->reader, max_buffer))
             return POOL_ELIMIT;
         if (!spool_tls_pending(c)) {
             int rc = wait_fd(c->fd, POLLIN, deadline_ns, abort_fd);

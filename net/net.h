@@ -54,7 +54,9 @@ int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
 /* Send ncmd commands in one write and read their ncmd replies, all before
  * deadline_ns, with send(MSG_NOSIGNAL) so a closed peer cannot raise SIGPIPE.
  * abort_fd >= 0: give up with POOL_ESHUTDOWN when it becomes readable. At
- * most max_buffer bytes may wait unparsed in the reader (POOL_ELIMIT beyond).
+ * most max_buffer bytes may wait unparsed in the reader (POOL_ELIMIT beyond;
+ * <= 0: SPOOL_NET_MAX_BUFFER; a pool connection passes
+ * spool_reply_guard_max_buffer() of its guard).
  * replies[0..ncmd) are set on success (caller frees them); on failure none
  * are returned and c must be closed. 0, POOL_ETIMEDOUT, POOL_EIO,
  * POOL_EPROTO, POOL_ENOMEM, POOL_ELIMIT, POOL_ESHUTDOWN, POOL_ETLS (a TLS
@@ -80,9 +82,10 @@ int spool_read_available(redisContext *c);
 int spool_command(redisContext *c, int64_t deadline_ns, int abort_fd, redisReply **reply,
                   int argc, const char **argv);
 
-/* Contexts from spool_connect() carry a reply guard (reply_guard.h) that
- * refuses arrays of more than 2^20 elements (hiredis 0.14 has no cap) and
- * builds every RESP3 type hiredis 1.x parses. */
+/* Contexts from spool_connect() carry the library's reply guard
+ * (spool_reply_guard_attach_library()): arrays of more than
+ * SPOOL_NET_MAX_ELEMENTS are refused (hiredis 0.14 has no cap), and every
+ * RESP3 type hiredis 1.x parses is built. */
 
 /* Map a failed context (c->err) to a POOL_E* code. */
 int spool_map_redis_err(const redisContext *c);

@@ -21,10 +21,8 @@ static void install_guard(pool_t *p, spool_slot *s, redisContext *c)
 {
     /* Chained to hiredis' functions, not to spool_connect()'s fixed caps,
      * so the pool's own limits are the ones that apply. */
-    s->guard.max_elements = p->cfg.max_reply_elements;
-    s->guard.max_bulk = p->cfg.max_reply_bulk;
-    s->guard.flags = &s->flags;
-    spool_reply_guard_install(c->reader, &s->guard); /* c has spool_connect()'s guard */
+    spool_reply_guard_start(c->reader, &s->guard, p->cfg.max_reply_elements,
+                            p->cfg.max_reply_bulk, &s->flags); /* replaces spool_connect()'s */
     atomic_store_explicit(&s->flags, 0, memory_order_relaxed);
     /* TLS writes go through the library's BIO, which never raises SIGPIPE. */
     int nosignal = p->cfg.sigpipe == POOL_SIGPIPE_PREVENT && !spool_tls_on(c);
@@ -191,7 +189,7 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
     redisReply *replies[4] = {NULL, NULL, NULL, NULL};
     if (n > 0)
         rc = spool_roundtrip(c, deadline_ns, -1, (size_t)n, cmds, replies,
-                             cfg->max_reply_bulk + SPOOL_REPLY_FRAME_SLACK);
+                             spool_reply_guard_max_buffer(&s->guard));
     for (int i = 0; rc == 0 && i < n; i++) {
         if (i == role_at)
             rc = role_from_reply(p, c, replies[i], deadline_ns, role_out);
@@ -259,7 +257,7 @@ static int reset_conn(pool_t *p, spool_slot *s, int64_t deadline_ns)
     cmds[2 + n] = (spool_cmd){3, {"CLIENT", "NO-EVICT", "OFF"}};
     redisReply *replies[2 + LOGIN_MAX] = {NULL};
     int rc = spool_roundtrip_skip(c, deadline_ns, (size_t)(n + 3), cmds, reset_answer,
-                                  (size_t)(n + 2), replies, cfg->max_reply_bulk + SPOOL_REPLY_FRAME_SLACK);
+                                  (size_t)(n + 2), replies, spool_reply_guard_max_buffer(&s->guard));
     for (int i = 0; rc == 0 && i < n; i++)
         rc = login_reply(p, &l, i, cmds + 2, replies[i + 1]);
     for (int i = 0; i < n + 2; i++)

@@ -17,6 +17,7 @@
 
 #include "net/net.h"
 #include "net/tls.h"
+#include "proto/reply_guard.h"
 #include "proto/sentinel_parse.h"
 #include "sentinel/sentinel_source.h"
 #include "sentinel/watcher_internal.h"
@@ -192,7 +193,7 @@ static int drain_sub(sp_set *s, int i)
         return -1;
     /* Events are under 1 KB: a sentinel streaming a huge reply is dropped
      * before its buffer grows without bound. */
-    if ((long long)(sn->sub->reader->len - sn->sub->reader->pos) > SPOOL_SUB_MAX_BUFFER)
+    if (spool_reader_over(sn->sub->reader, SPOOL_SUB_MAX_BUFFER))
         return -1;
     for (;;) {
         void *reply = NULL;
