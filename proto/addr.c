@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/lex.h"
 #include "sentinel_pool.h"
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -54,11 +55,8 @@ int spool_host_copy(const char *s, size_t len, char out[SPOOL_HOST_MAX])
         return POOL_EPROTO;
     /* Printable ASCII only: no spaces, no control bytes (NUL included), no
      * bytes >= 0x80. What passes is safe in a log line and as a C string. */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= ' ' || c >= 0x7f)
-            return POOL_EPROTO;
-    }
+    if (!spool_printable(s, len, 0))
+        return POOL_EPROTO;
     memcpy(out, s, len);
     out[len] = '\0';
     return 0;

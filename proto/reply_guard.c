@@ -223,6 +223,7 @@ long long spool_reply_guard_max_buffer(const spool_reply_guard *g)
 {
     if (g->max_bulk <= 0)
         return SPOOL_NET_MAX_BUFFER;
-    return g->max_bulk > LLONG_MAX - SPOOL_REPLY_FRAME_SLACK ? LLONG_MAX
-                                                              : g->max_bulk + SPOOL_REPLY_FRAME_SLACK;
+    if (g->max_bulk > LLONG_MAX - SPOOL_REPLY_FRAME_SLACK)
+        return LLONG_MAX;
+    return g->max_bulk + SPOOL_REPLY_FRAME_SLACK;
 }

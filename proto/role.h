@@ -5,6 +5,7 @@
 
 #include <hiredis/hiredis.h>
 #include "proto/addr.h"
+#include "proto/lex.h" /* what callers check error replies with */
 #include "proto/limits.h"
 
 typedef enum {
@@ -29,15 +30,6 @@ typedef struct spool_role {
         long long offset;
     } listed[SPOOL_ROLE_MAX_REPLICAS];
 } spool_role;
-
-/* Decimal long long with an optional '-', bounds checked: 0 or -1. */
-int spool_ll_parse(const char *s, size_t len, long long *out);
-/* s[0..len) begins with prefix (s may be NULL). */
-int spool_starts_with(const char *s, size_t len, const char *prefix);
-/* A bulk or status string reply (NULL-safe). */
-int spool_reply_is_str(const redisReply *e);
-/* A number sent as an integer reply or as a bulk/status string: 0 or -1. */
-int spool_reply_ll(const redisReply *e, long long *out);
 
 /* Parse a ROLE reply. Lenient on port as integer or string and on
  * "slave"/"replica"; strict on types and bounds. 0 or POOL_EPROTO. */
