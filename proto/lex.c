@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "proto/limits.h"
+
 int spool_mem_is(const char *s, size_t len, const char *lit)
 {
     size_t n = strlen(lit);
@@ -77,7 +79,7 @@ int spool_reply_ll(const redisReply *e, long long *out)
 int spool_reply_port(const redisReply *e, int min)
 {
     long long v;
-    if (spool_reply_ll(e, &v) != 0 || v < min || v > 65535)
+    if (spool_reply_ll(e, &v) != 0 || v < min || v > SPOOL_PORT_MAX)
         return -1;
     /* spool_reply_ll() took a sign; a string port must be plain digits. */
     if (e->type != REDIS_REPLY_INTEGER && (e->str[0] < '0' || e->str[0] > '9'))

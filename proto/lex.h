@@ -25,7 +25,7 @@ int spool_reply_is_str(const redisReply *e);
 int spool_reply_is(const redisReply *e, const char *lit);
 /* A number sent as an integer reply or as a bulk/status string: 0 or -1. */
 int spool_reply_ll(const redisReply *e, long long *out);
-/* A port in [min..65535] sent as an integer or as a string of plain digits
+/* A port in [min..SPOOL_PORT_MAX] sent as an integer or as a string of plain digits
  * ("+80", "-0" are not ports); -1 when it is not one. */
 int spool_reply_port(const redisReply *e, int min);
 

@@ -8,6 +8,8 @@
 
 /* A host as stored: a DNS name is at most 253 bytes, plus the NUL. */
 #define SPOOL_HOST_MAX 256
+/* Ports are 1..SPOOL_PORT_MAX: TCP's 16 bits (0 is no port). */
+#define SPOOL_PORT_MAX 65535
 /* Master and instance names: 1..127 bytes; a name is one space-separated
  * field of every Sentinel event, and options are checked against the same. */
 #define SP_NAME_MAX 128

@@ -73,7 +73,7 @@ int sp_sentinel_add(sp_set *s, const char *host, int port)
     for (int i = 0; i < s->nsentinels; i++)
         if (spool_addr_equal(&s->sentinels[i].addr, &a))
             return i;
-    if (s->nsentinels >= SP_MAX_SENTINELS || port < 1 || port > 65535 ||
+    if (s->nsentinels >= SP_MAX_SENTINELS || !spool_port_valid(port) ||
         strlen(host) >= SPOOL_HOST_MAX)
         return -1;
     sp_sentinel *sn = &s->sentinels[s->nsentinels];
