@@ -54,6 +54,13 @@ int sp_sentinel_connect(sp_set *s, const spool_addr *a, int64_t deadline_ns, red
     return 0;
 }
 
+/* Whether an entry of SENTINEL sentinels/replicas is one to use: the
+ * sentinel answering does not see it down or disconnected. */
+static int seen_up(const sp_instance *e)
+{
+    return !(e->flags & (SP_FLAG_S_DOWN | SP_FLAG_O_DOWN | SP_FLAG_DISCONNECTED));
+}
+
 /* Learn the sentinels that this one knows (reply to SENTINEL sentinels). */
 static void learn_sentinels(sp_set *s, const redisReply *r)
 {
@@ -62,7 +69,7 @@ static void learn_sentinels(sp_set *s, const redisReply *r)
     if (sp_parse_instances_reply(r, &list, &n) != 0)
         return;
     for (size_t i = 0; i < n; i++)
-        if (!(list[i].flags & (SP_FLAG_S_DOWN | SP_FLAG_O_DOWN | SP_FLAG_DISCONNECTED)))
+        if (seen_up(&list[i]))
             sp_sentinel_add(s, list[i].addr.host, list[i].addr.port);
     free(list);
 }
@@ -76,8 +83,7 @@ static void learn_replicas(sp_watch *w, const redisReply *r)
         return;
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)
-        if (!(list[i].flags & (SP_FLAG_S_DOWN | SP_FLAG_O_DOWN | SP_FLAG_DISCONNECTED)) &&
-            list[i].master_link_ok != 0)
+        if (seen_up(&list[i]) && list[i].master_link_ok != 0)
             list[kept++] = list[i];
     sp_watch_replicas(w, list, kept);
 }
