@@ -12,7 +12,6 @@
 #include <netinet/tcp.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -21,11 +20,10 @@
 #include <time.h>
 
 #include "proto/addr.h"
+#include "proto/limits.h"
 #include "proto/reply_guard.h"
 #include "net/tls.h"
 #include "sentinel_pool.h"
-
-#define DEFAULT_MAX_BUFFER (64LL * 1024 * 1024)
 
 int64_t spool_now_ns(void)
 {
@@ -70,35 +68,12 @@ int spool_map_redis_err(const redisContext *c)
 }
 
 /* ---- Reply caps for every context opened here -----------------------------
- * hiredis 0.14 has no cap on array sizes: "*2147483647" from a hostile
- * sentinel (or from a node asked ROLE) would make it calloc 16 GiB, wait
- * for the elements until the deadline, and then free the half-built reply
- * by walking all 2^31 slots, seconds of page faults per answer. So every
- * context from spool_connect() carries a reply guard with this cap; pool connections
- * replace it with their own (conn.c). Strings need no cap here: hiredis
- * builds one only once all of it is buffered, and read_replies() bounds the
- * buffer. The guard also supplies the reply functions hiredis 1.x calls for
- * RESP3 doubles and booleans, which a table without them turns into a crash. */
-#define NET_MAX_ELEMENTS (1 << 20) /* as pool_options_t.max_reply_elements' default */
-
-/* One guard for every context: its base is hiredis' default functions (one
- * table inside hiredis, what every new context starts with), taken from the
- * first context and never changed. The lock orders that one write before
- * any thread's replies read it; a connect pays one uncontended lock. */
-static spool_reply_guard net_guard = {.max_elements = NET_MAX_ELEMENTS};
-static pthread_mutex_t net_guard_mu = PTHREAD_MUTEX_INITIALIZER;
-
+ * Contexts from spool_connect() carry the library's reply guard
+ * (reply_guard.h); pool connections replace it with their own (conn.c).
+ * read_replies() bounds the buffer. */
 static int cap_replies(redisContext *c)
 {
-    pthread_mutex_lock(&net_guard_mu);
-    if (net_guard.base == NULL)
-        net_guard.base = c->reader->fn;
-    int ours = c->reader->fn == net_guard.base;
-    pthread_mutex_unlock(&net_guard_mu);
-    if (!ours)
-        return POOL_EPROTO; /* not hiredis' defaults: never seen, refuse rather than guess */
-    spool_reply_guard_attach(c->reader, &net_guard);
-    return 0;
+    return spool_reply_guard_attach_library(c->reader) == 0 ? 0 : POOL_EPROTO;
 }
 
 /* Asynchronous name resolution so a slow resolver cannot hold a caller past
@@ -365,7 +340,7 @@ static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size
             replies[got++] = r;
             continue;
         }
-        if ((long long)(c->reader->len - c->reader->pos) > max_buffer)
+        if (spool_reader_over(c->reader, max_buffer))
             return POOL_ELIMIT;
         if (!spool_tls_pending(c)) {
             int rc = wait_fd(c->fd, POLLIN, deadline_ns, abort_fd);
@@ -378,8 +353,6 @@ static int read_replies(redisContext *c, int64_t deadline_ns, int abort_fd, size
     }
     return 0;
 }
-
-#define READ_AVAILABLE_MAX (64 * 1024)
 
 int spool_read_available(redisContext *c)
 {
@@ -396,7 +369,7 @@ int spool_read_available(redisContext *c)
     spool_tls_nowait(c, 1);
     int rc = 0;
     size_t got = 0;
-    while (rc == 0 && got < READ_AVAILABLE_MAX) {
+    while (rc == 0 && got < SPOOL_READ_AVAILABLE_MAX) {
         size_t before = c->reader->len; /* feeding only appends */
         rc = read_some(c);
         if (c->reader->len <= before)
@@ -478,7 +451,7 @@ static int roundtrip(redisContext *c, int64_t deadline_ns, int abort_fd, size_t 
     for (size_t i = 0; i < nwant; i++)
         replies[i] = NULL;
     if (max_buffer <= 0)
-        max_buffer = DEFAULT_MAX_BUFFER;
+        max_buffer = SPOOL_NET_MAX_BUFFER;
     spool_tls_nowait(c, 1); /* no-ops on plaintext */
     int rc = send_cmds(c, deadline_ns, abort_fd, ncmd, cmds);
     if (rc == 0) {

@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include "net/tls.h"
+#include "proto/limits.h"
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t spool_now_ns(void);
@@ -31,8 +32,8 @@ int spool_connect_ex(const char *host, int port, int64_t deadline_ns, int cmd_ti
                      const spool_tls *tls, spool_cancel_fn cancelled, void *arg,
                      redisContext **out);
 
-/* One command of a round trip: up to 16 arguments, argv[i] NUL-terminated. */
-#define SPOOL_CMD_MAX_ARGS 16
+/* One command of a round trip: up to SPOOL_CMD_MAX_ARGS arguments, argv[i]
+ * NUL-terminated. */
 typedef struct spool_cmd {
     int argc;
     const char *argv[SPOOL_CMD_MAX_ARGS];
@@ -53,7 +54,9 @@ int spool_send(redisContext *c, int64_t deadline_ns, int abort_fd, size_t ncmd,
 /* Send ncmd commands in one write and read their ncmd replies, all before
  * deadline_ns, with send(MSG_NOSIGNAL) so a closed peer cannot raise SIGPIPE.
  * abort_fd >= 0: give up with POOL_ESHUTDOWN when it becomes readable. At
- * most max_buffer bytes may wait unparsed in the reader (POOL_ELIMIT beyond).
+ * most max_buffer bytes may wait unparsed in the reader (POOL_ELIMIT beyond;
+ * <= 0: SPOOL_NET_MAX_BUFFER; a pool connection passes
+ * spool_reply_guard_max_buffer() of its guard).
  * replies[0..ncmd) are set on success (caller frees them); on failure none
  * are returned and c must be closed. 0, POOL_ETIMEDOUT, POOL_EIO,
  * POOL_EPROTO, POOL_ENOMEM, POOL_ELIMIT, POOL_ESHUTDOWN, POOL_ETLS (a TLS
@@ -79,9 +82,10 @@ int spool_read_available(redisContext *c);
 int spool_command(redisContext *c, int64_t deadline_ns, int abort_fd, redisReply **reply,
                   int argc, const char **argv);
 
-/* Contexts from spool_connect() carry a reply guard (reply_guard.h) that
- * refuses arrays of more than 2^20 elements (hiredis 0.14 has no cap) and
- * builds every RESP3 type hiredis 1.x parses. */
+/* Contexts from spool_connect() carry the library's reply guard
+ * (spool_reply_guard_attach_library()): arrays of more than
+ * SPOOL_NET_MAX_ELEMENTS are refused (hiredis 0.14 has no cap), and every
+ * RESP3 type hiredis 1.x parses is built. */
 
 /* Map a failed context (c->err) to a POOL_E* code. */
 int spool_map_redis_err(const redisContext *c);

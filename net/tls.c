@@ -337,11 +337,7 @@ static int set_peer_name(const spool_tls *t, SSL *ssl, const char *host)
 {
     const char *name = t->server_name != NULL ? t->server_name : host;
     char ip[64];
-    snprintf(ip, sizeof(ip), "%s", name);
-    ip[strcspn(ip, "%")] = '\0'; /* an IPv6 zone is not part of the address */
-    unsigned char bin[sizeof(struct in6_addr)];
-    int is_ip = inet_pton(AF_INET, ip, bin) == 1 || inet_pton(AF_INET6, ip, bin) == 1;
-    if (is_ip)
+    if (spool_host_ip_literal(name, ip, sizeof(ip)))
         return !t->verify || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip);
     if (!SSL_set_tlsext_host_name(ssl, name))
         return 0;

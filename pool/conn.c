@@ -1,5 +1,6 @@
-/* One connection: open it, log it in, ask its role, check it is alive, and
- * watch every reply it reads for the signs of a demoted master. */
+/* One connection: open it, log it in, ask its role (net/probe.h), check it
+ * is alive, and watch every reply it reads for the signs of a demoted
+ * master. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "proto/hiredis_compat.h"
 #include "net/net.h"
+#include "net/probe.h"
 #include "pool/pool_internal.h"
 
 /* ---- Reply guard -----------------------------------------------------------
@@ -21,10 +23,8 @@ static void install_guard(pool_t *p, spool_slot *s, redisContext *c)
 {
     /* Chained to hiredis' functions, not to spool_connect()'s fixed caps,
      * so the pool's own limits are the ones that apply. */
-    s->guard.max_elements = p->cfg.max_reply_elements;
-    s->guard.max_bulk = p->cfg.max_reply_bulk;
-    s->guard.flags = &s->flags;
-    spool_reply_guard_install(c->reader, &s->guard); /* c has spool_connect()'s guard */
+    spool_reply_guard_start(c->reader, &s->guard, p->cfg.max_reply_elements,
+                            p->cfg.max_reply_bulk, &s->flags); /* replaces spool_connect()'s */
     atomic_store_explicit(&s->flags, 0, memory_order_relaxed);
     /* TLS writes go through the library's BIO, which never raises SIGPIPE. */
     int nosignal = p->cfg.sigpipe == POOL_SIGPIPE_PREVENT && !spool_tls_on(c);
@@ -85,51 +85,21 @@ static int in_step(const redisContext *c)
     return c->reader->pos < c->reader->len ? POOL_EPROTO : 0;
 }
 
-static int role_from_info(pool_t *p, redisContext *c, int64_t deadline_ns, spool_role *out)
-{
-    redisReply *r = NULL;
-    const char *argv[] = {"INFO", "replication"};
-    int rc = spool_command(c, deadline_ns, -1, &r, 2, argv);
-    if (rc != 0)
-        return rc;
-    if (spool_hr_is_text(r->type))
-        rc = spool_role_parse_info(r->str, r->len, out);
-    else
-        rc = spool_starts_with(r->str, r->len, "NOPERM") ? POOL_EAUTH : POOL_EPROTO;
-    freeReplyObject(r);
-    (void)p;
-    return rc;
-}
-
-/* Interpret a ROLE reply; on an ACL refusal switch the pool to INFO. */
-static int role_from_reply(pool_t *p, redisContext *c, const redisReply *r, int64_t deadline_ns,
-                           spool_role *out)
-{
-    if (!is_error(r))
-        return spool_role_parse(r, out);
-    if (spool_starts_with(r->str, r->len, "NOAUTH"))
-        return POOL_EAUTH;
-    if (!spool_starts_with(r->str, r->len, "NOPERM"))
-        return POOL_EPROTO;
-    if (atomic_exchange(&p->role_denied, 1) == 0)
-        spool_log(p, POOL_LOG_WARN, "ROLE denied by ACL, validating with INFO replication");
-    return role_from_info(p, c, deadline_ns, out);
-}
-
 /* Read on every validation (ALWAYS runs it per checkout): no pool lock. */
 static int role_denied(pool_t *p) { return atomic_load_explicit(&p->role_denied, memory_order_relaxed); }
 
+/* The probe found ROLE denied by ACL: ask INFO from now on (net/probe.h). */
+static void note_denied(pool_t *p, int denied)
+{
+    if (denied && atomic_exchange(&p->role_denied, 1) == 0)
+        spool_log(p, POOL_LOG_WARN, "ROLE denied by ACL, validating with INFO replication");
+}
+
 int spool_conn_role(pool_t *p, redisContext *c, int64_t deadline_ns, spool_role *out)
 {
-    if (role_denied(p))
-        return role_from_info(p, c, deadline_ns, out);
-    redisReply *r = NULL;
-    const char *argv[] = {"ROLE"};
-    int rc = spool_command(c, deadline_ns, -1, &r, 1, argv);
-    if (rc != 0)
-        return rc;
-    rc = role_from_reply(p, c, r, deadline_ns, out);
-    freeReplyObject(r);
+    int denied = 0;
+    int rc = spool_probe_on(c, deadline_ns, -1, role_denied(p), out, &denied);
+    note_denied(p, denied);
     return rc != 0 ? rc : in_step(c);
 }
 
@@ -182,27 +152,28 @@ int spool_conn_open_ex(pool_t *p, spool_slot *s, const char *host, int port, int
     spool_cmd cmds[LOGIN_MAX + 1];
     login l;
     int n = login_cmds(cfg, &l, cmds), role_at = -1;
-    int use_info = check_role && role_denied(p);
+    int use_info = check_role && role_denied(p), denied = 0;
     if (check_role && !use_info) {
         role_at = n;
-        cmds[n++] = (spool_cmd){1, {"ROLE"}};
+        cmds[n++] = spool_role_cmd();
     }
 
     redisReply *replies[4] = {NULL, NULL, NULL, NULL};
     if (n > 0)
         rc = spool_roundtrip(c, deadline_ns, -1, (size_t)n, cmds, replies,
-                             cfg->max_reply_bulk + 1024);
+                             spool_reply_guard_max_buffer(&s->guard));
     for (int i = 0; rc == 0 && i < n; i++) {
         if (i == role_at)
-            rc = role_from_reply(p, c, replies[i], deadline_ns, role_out);
+            rc = spool_probe_role_reply(c, replies[i], deadline_ns, -1, role_out, &denied);
         else
             rc = login_reply(p, &l, i, cmds, replies[i]);
     }
     for (int i = 0; i < n; i++)
         if (replies[i] != NULL)
             freeReplyObject(replies[i]);
+    note_denied(p, denied);
     if (rc == 0 && use_info)
-        rc = role_from_info(p, c, deadline_ns, role_out);
+        rc = spool_probe_info(c, deadline_ns, -1, role_out);
     if (rc == 0)
         rc = in_step(c);
     const char *hint = spool_tls_hint(c, rc);
@@ -260,7 +231,7 @@ static int reset_conn(pool_t *p, spool_slot *s, int64_t deadline_ns)
     cmds[2 + n] = (spool_cmd){3, {"CLIENT", "NO-EVICT", "OFF"}};
     redisReply *replies[2 + LOGIN_MAX] = {NULL};
     int rc = spool_roundtrip_skip(c, deadline_ns, (size_t)(n + 3), cmds, reset_answer,
-                                  (size_t)(n + 2), replies, cfg->max_reply_bulk + 1024);
+                                  (size_t)(n + 2), replies, spool_reply_guard_max_buffer(&s->guard));
     for (int i = 0; rc == 0 && i < n; i++)
         rc = login_reply(p, &l, i, cmds + 2, replies[i + 1]);
     for (int i = 0; i < n + 2; i++)

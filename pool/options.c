@@ -7,6 +7,7 @@
 
 #include "proto/addr.h"
 #include "proto/sentinel_parse.h"
+#include "proto/limits.h"
 #include "pool/pool_internal.h"
 #include "net/tls.h"
 
@@ -27,8 +28,8 @@ void pool_options_init(pool_options_t *o)
     o->client_name = "sentinel_pool";
     o->validate = POOL_VALIDATE_IDLE;
     o->validate_idle_ms = 1000;
-    o->max_reply_elements = 1048576;
-    o->max_reply_bulk = 512LL * 1024 * 1024;
+    o->max_reply_elements = SPOOL_DEFAULT_MAX_REPLY_ELEMENTS;
+    o->max_reply_bulk = SPOOL_DEFAULT_MAX_REPLY_BULK;
     o->log_level = POOL_LOG_WARN;
 }
 
@@ -70,7 +71,7 @@ static int valid_master_name(const char *s)
 /* SNI and the certificate name: 1..127 bytes, no space or control byte. */
 static int valid_server_name(const char *s)
 {
-    if (s == NULL || s[0] == '\0' || strlen(s) > 127)
+    if (s == NULL || s[0] == '\0' || strlen(s) >= SP_NAME_MAX)
         return 0;
     for (const char *c = s; *c; c++)
         if ((unsigned char)*c <= ' ' || *c == 0x7f)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "proto/addr.h"
+#include "proto/limits.h"
 #include "pool/hygiene.h"
 #include "pool/slot.h"
 #include "source/source.h"
@@ -17,8 +18,6 @@
 #include "proto/role.h"
 #include "net/tls.h"
 #include "sentinel_pool.h"
-
-#define SPOOL_MAX_CONNECTIONS 4096
 
 /* A connection is peeked on checkout once it sat idle 10 ms or more: one
  * used a moment ago was healthy then, and the system call costs more than

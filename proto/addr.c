@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/lex.h"
 #include "sentinel_pool.h"
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -42,10 +43,10 @@ int spool_port_parse(const char *s, size_t len)
             return -1;
         v = v * 10 + (s[i] - '0');
         /* Checked every digit, so a long run of digits cannot overflow. */
-        if (v > 65535)
+        if (v > SPOOL_PORT_MAX)
             return -1;
     }
-    return v >= 1 ? (int)v : -1;
+    return spool_port_valid(v) ? (int)v : -1;
 }
 
 int spool_host_copy(const char *s, size_t len, char out[SPOOL_HOST_MAX])
@@ -54,11 +55,8 @@ int spool_host_copy(const char *s, size_t len, char out[SPOOL_HOST_MAX])
         return POOL_EPROTO;
     /* Printable ASCII only: no spaces, no control bytes (NUL included), no
      * bytes >= 0x80. What passes is safe in a log line and as a C string. */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= ' ' || c >= 0x7f)
-            return POOL_EPROTO;
-    }
+    if (!spool_printable(s, len, 0))
+        return POOL_EPROTO;
     memcpy(out, s, len);
     out[len] = '\0';
     return 0;
@@ -198,6 +196,15 @@ int spool_host_is_numeric(const char *host)
 {
     unsigned char buf[sizeof(struct in6_addr)];
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+int spool_host_ip_literal(const char *host, char *buf, size_t buflen)
+{
+    if (buf == NULL || buflen == 0)
+        return 0;
+    snprintf(buf, buflen, "%s", host != NULL ? host : "");
+    buf[strcspn(buf, "%")] = '\0'; /* an IPv6 zone is not part of the address */
+    return spool_host_is_numeric(buf);
 }
 
 int spool_addr_equal(const spool_addr *a, const spool_addr *b)

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#define SPOOL_HOST_MAX 256 /* a DNS name is at most 253 bytes */
+#include "proto/limits.h"
 
 typedef struct spool_addr {
     char host[SPOOL_HOST_MAX]; /* IPv6 literals are stored without brackets */
@@ -31,8 +31,16 @@ int spool_addr_list_parse(const char *s, spool_addr **out, size_t *count);
  * Nodes are compared by the name the sentinels give, never resolved. */
 int spool_addr_equal(const spool_addr *a, const spool_addr *b);
 
+/* A port within 1..SPOOL_PORT_MAX. */
+static inline int spool_port_valid(long long port) { return port >= 1 && port <= SPOOL_PORT_MAX; }
+
 /* 1 when host is an IPv4 or IPv6 literal (no zone index), 0 for a name. */
 int spool_host_is_numeric(const char *host);
+
+/* The address a certificate must name for host: host without an IPv6
+ * zone ("fe80::1%eth0": "fe80::1") into buf. 1 when that is an IPv4 or
+ * IPv6 literal, 0 for a name (buf then holds no use). */
+int spool_host_ip_literal(const char *host, char *buf, size_t buflen);
 
 /* Format host:port, bracketing IPv6 literals, into buf; returns buf. */
 const char *spool_addr_format(const char *host, int port, char *buf, size_t buflen);

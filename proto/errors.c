@@ -1,37 +1,41 @@
 /* Error names and messages, generated from the one list in the header. */
+#include <stddef.h>
+
 #include "sentinel_pool.h"
 
 #define STR_(x) #x
 #define XSTR_(x) STR_(x)
 
+/* One row per code, generated from the header's list: the lookup is
+ * written once for both the message and the name. */
+static const struct {
+    int code;
+    const char *name, *msg;
+} errs[] = {
+    {POOL_OK, "POOL_OK", "success"},
+#define POOL_ERR_ROW_(name, value, msg) {POOL_##name, "POOL_" #name, msg},
+    POOL_ERRNO_MAP(POOL_ERR_ROW_)
+#undef POOL_ERR_ROW_
+};
+
+static int err_row(int err)
+{
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
+        if (errs[i].code == err)
+            return (int)i;
+    return -1;
+}
+
 const char *pool_strerror(int err)
 {
-    switch (err) {
-    case POOL_OK:
-        return "success";
-#define POOL_ERR_MSG_(name, value, msg)                                                            \
-    case POOL_##name:                                                                              \
-        return msg;
-        POOL_ERRNO_MAP(POOL_ERR_MSG_)
-#undef POOL_ERR_MSG_
-    default:
-        return "unknown error";
-    }
+    int i = err_row(err);
+    return i >= 0 ? errs[i].msg : "unknown error";
 }
 
 const char *pool_err_name(int err)
 {
-    switch (err) {
-    case POOL_OK:
-        return "POOL_OK";
-#define POOL_ERR_NAME_(name, value, msg)                                                           \
-    case POOL_##name:                                                                              \
-        return "POOL_" #name;
-        POOL_ERRNO_MAP(POOL_ERR_NAME_)
-#undef POOL_ERR_NAME_
-    default:
-        return "POOL_UNKNOWN";
-    }
+    int i = err_row(err);
+    return i >= 0 ? errs[i].name : "POOL_UNKNOWN";
 }
 
 const char *pool_event_name(pool_event_type_t type)

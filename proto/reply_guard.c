@@ -2,6 +2,8 @@
  * task: it points at the guard, and the guard at hiredis' functions. */
 #include "proto/reply_guard.h"
 
+#include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -176,4 +178,55 @@ const redisReplyObjectFunctions *spool_reply_guard_install(redisReader *r, spool
     if (g->base != NULL)
         spool_reply_guard_attach(r, g);
     return g->base;
+}
+
+const redisReplyObjectFunctions *spool_reply_guard_start(redisReader *r, spool_reply_guard *g,
+                                                         long long max_elements,
+                                                         long long max_bulk, _Atomic int *flags)
+{
+    g->max_elements = max_elements;
+    g->max_bulk = max_bulk;
+    g->flags = flags;
+    g->outstanding = 0;
+    g->dirt = 0;
+    return spool_reply_guard_install(r, g);
+}
+
+/* hiredis 0.14 has no cap on array sizes: "*2147483647" from a hostile
+ * sentinel (or from a node asked ROLE) would make it calloc 16 GiB, wait
+ * for the elements until the deadline, and then free the half-built reply
+ * by walking all 2^31 slots, seconds of page faults per answer. So every
+ * context from spool_connect() carries this guard, with this cap; strings
+ * need no cap here: hiredis builds one only once all of it is buffered,
+ * and read_replies() bounds the buffer. The guard also
+ * supplies the reply functions hiredis 1.x calls for RESP3 doubles and
+ * booleans, which a table without them turns into a crash.
+ *
+ * One guard for every such reader: its base is hiredis' default functions
+ * (one table inside hiredis, what every new reader starts with), taken from
+ * the first reader and never changed. The lock orders that one write before
+ * any thread's replies read it; a connect pays one uncontended lock. */
+static spool_reply_guard library_guard = {.max_elements = SPOOL_NET_MAX_ELEMENTS};
+static pthread_mutex_t library_guard_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int spool_reply_guard_attach_library(redisReader *r)
+{
+    pthread_mutex_lock(&library_guard_mu);
+    if (library_guard.base == NULL)
+        library_guard.base = r->fn;
+    int ours = r->fn != NULL && r->fn == library_guard.base;
+    pthread_mutex_unlock(&library_guard_mu);
+    if (!ours)
+        return -1;
+    spool_reply_guard_attach(r, &library_guard);
+    return 0;
+}
+
+long long spool_reply_guard_max_buffer(const spool_reply_guard *g)
+{
+    if (g->max_bulk <= 0)
+        return SPOOL_NET_MAX_BUFFER;
+    if (g->max_bulk > LLONG_MAX - SPOOL_REPLY_FRAME_SLACK)
+        return LLONG_MAX;
+    return g->max_bulk + SPOOL_REPLY_FRAME_SLACK;
 }

@@ -1,8 +1,10 @@
 /* Reply guard: hiredis reply-object functions that refuse replies beyond
  * size limits before hiredis allocates them, and note -READONLY/-MASTERDOWN
- * errors, whatever command was run. One implementation for every context the
- * library reads from (pool connections, its own round trips) and for the
- * fuzzers, on hiredis 0.14 and 1.x alike.
+ * errors, whatever command was run. The one implementation of the reply
+ * caps (limits.h) for every reader the library reads from (pool
+ * connections, its own round trips, sentinel subscriptions) and for the
+ * fuzzers, on hiredis 0.14 and 1.x alike: the caps on one reply (elements,
+ * string bytes) and the cap on the bytes a reader may buffer unparsed.
  *
  * A refused reply makes hiredis fail the context (or reader) with
  * REDIS_ERR_OOM; the context must then be closed. */
@@ -11,6 +13,8 @@
 
 #include <stdatomic.h>
 #include <hiredis/hiredis.h>
+
+#include "proto/limits.h"
 
 /* Marks or-ed into *flags. */
 enum {
@@ -49,6 +53,34 @@ typedef struct spool_reply_guard {
                          top-level replies read; > 0: a reply is still to come */
     unsigned dirt;    /* SPOOL_DIRT_* the replies (and the write hook) showed */
 } spool_reply_guard;
+
+/* Start g as a connection's own guard: caps max_elements and max_bulk
+ * (<= 0: none), marks into *flags, nothing counted yet; then install it on
+ * r (spool_reply_guard_install()). Pool connections start theirs here
+ * with the pool's options; fuzz_reply_guard does the same. */
+const redisReplyObjectFunctions *spool_reply_guard_start(redisReader *r, spool_reply_guard *g,
+                                                         long long max_elements,
+                                                         long long max_bulk, _Atomic int *flags);
+
+/* Put the library's shared guard on r: SPOOL_NET_MAX_ELEMENTS, no string
+ * cap (the buffer cap below bounds strings), no marks. Every context the
+ * library reads itself carries it (spool_connect()), and so do the
+ * parsers' fuzzers. 0, or -1 when r's functions are not hiredis' defaults
+ * (never seen: refused rather than guessed at). */
+int spool_reply_guard_attach_library(redisReader *r);
+
+/* The most unparsed bytes a round trip may let g's reader buffer: its
+ * largest string plus SPOOL_REPLY_FRAME_SLACK, or SPOOL_NET_MAX_BUFFER when
+ * g caps no string. */
+long long spool_reply_guard_max_buffer(const spool_reply_guard *g);
+
+/* More than cap bytes wait in r's buffer that no reply has taken: the peer
+ * sends more than any reply the reader would accept. Checked before each
+ * read, so the buffer stays within cap plus one read. */
+static inline int spool_reader_over(const redisReader *r, long long cap)
+{
+    return (long long)(r->len - r->pos) > cap;
+}
 
 /* Put g between reader r and the functions it uses now (which become
  * g->base; a guard already installed is replaced, keeping its base). g must outlive

@@ -6,88 +6,14 @@
 #include <limits.h>
 #include <string.h>
 
+#include "proto/lex.h"
 #include "sentinel_pool.h"
-
-int spool_starts_with(const char *s, size_t len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return s != NULL && len >= n && memcmp(s, prefix, n) == 0;
-}
-
-int spool_reply_is_str(const redisReply *e)
-{
-    return e != NULL && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) &&
-           (e->str != NULL || e->len == 0);
-}
-
-static int str_is(const char *s, size_t len, const char *lit)
-{
-    size_t n = strlen(lit);
-    return len == n && memcmp(s, lit, n) == 0;
-}
-
-static int reply_is(const redisReply *e, const char *lit)
-{
-    return spool_reply_is_str(e) && str_is(e->str, e->len, lit);
-}
-
-/* Decimal long long with an optional '-', bounds checked digit by digit. */
-int spool_ll_parse(const char *s, size_t len, long long *out)
-{
-    if (s == NULL || len == 0)
-        return -1;
-    int neg = s[0] == '-';
-    size_t i = (size_t)neg;
-    if (i == len)
-        return -1;
-    unsigned long long v = 0;
-    unsigned long long lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (lim - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = neg ? (v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v)
-               : (long long)v;
-    return 0;
-}
-
-/* A port sent as an integer or as a bulk/status string. */
-static int reply_port(const redisReply *e)
-{
-    if (e == NULL)
-        return -1;
-    if (e->type == REDIS_REPLY_INTEGER)
-        return e->integer >= 1 && e->integer <= 65535 ? (int)e->integer : -1;
-    if (spool_reply_is_str(e))
-        return spool_port_parse(e->str, e->len);
-    return -1;
-}
-
-int spool_reply_ll(const redisReply *e, long long *out)
-{
-    if (e == NULL)
-        return -1;
-    if (e->type == REDIS_REPLY_INTEGER) {
-        *out = e->integer;
-        return 0;
-    }
-    if (spool_reply_is_str(e))
-        return spool_ll_parse(e->str, e->len, out);
-    return -1;
-}
 
 /* A link state word: printable, no spaces, fits link_state. */
 static int copy_state(const char *s, size_t len, char *out, size_t outlen)
 {
-    if (len == 0 || len >= outlen)
+    if (len == 0 || len >= outlen || !spool_printable(s, len, 0))
         return -1;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
-            return -1;
     memcpy(out, s, len);
     out[len] = '\0';
     return 0;
@@ -109,11 +35,11 @@ static int parse_master(const redisReply *r, spool_role *o)
         long long off;
         if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements != 3 || e->element == NULL ||
             !spool_reply_is_str(e->element[0]) || spool_host_copy(e->element[0]->str, e->element[0]->len, host) != 0 ||
-            reply_port(e->element[1]) < 1 || spool_reply_ll(e->element[2], &off) != 0 || off < 0)
+            spool_reply_port(e->element[1], 1) < 1 || spool_reply_ll(e->element[2], &off) != 0 || off < 0)
             return POOL_EPROTO;
         if (o->nlisted < SPOOL_ROLE_MAX_REPLICAS) {
             memcpy(o->listed[o->nlisted].addr.host, host, sizeof(host));
-            o->listed[o->nlisted].addr.port = reply_port(e->element[1]);
+            o->listed[o->nlisted].addr.port = spool_reply_port(e->element[1], 1);
             o->listed[o->nlisted].offset = off;
             o->nlisted++;
         }
@@ -132,7 +58,7 @@ static int parse_replica(const redisReply *r, spool_role *o)
     const redisReply *host = r->element[1], *state = r->element[3], *off = r->element[4];
     if (!spool_reply_is_str(host) || spool_host_copy(host->str, host->len, o->master_host) != 0)
         return POOL_EPROTO;
-    o->master_port = reply_port(r->element[2]);
+    o->master_port = spool_reply_port(r->element[2], 1);
     if (o->master_port < 1)
         return POOL_EPROTO;
     if (!spool_reply_is_str(state) || copy_state(state->str, state->len, o->link_state, sizeof o->link_state) != 0)
@@ -171,11 +97,11 @@ int spool_role_parse(const redisReply *r, spool_role *out)
     memset(&o, 0, sizeof o);
     const redisReply *kind = r->element[0];
     int rc;
-    if (reply_is(kind, "master"))
+    if (spool_reply_is(kind, "master"))
         rc = parse_master(r, &o);
-    else if (reply_is(kind, "slave") || reply_is(kind, "replica"))
+    else if (spool_reply_is(kind, "slave") || spool_reply_is(kind, "replica"))
         rc = parse_replica(r, &o);
-    else if (reply_is(kind, "sentinel"))
+    else if (spool_reply_is(kind, "sentinel"))
         rc = parse_sentinel(r, &o);
     else
         rc = POOL_EPROTO;
@@ -196,59 +122,75 @@ enum {
     INFO_CONNECTED = 1 << 6,
 };
 
+/* The fields we need among the many INFO replication lists. */
+static const spool_word_bit info_keys[] = {
+    {"role", INFO_ROLE},
+    {"master_host", INFO_HOST},
+    {"master_port", INFO_PORT},
+    {"master_link_status", INFO_LINK},
+    {"slave_repl_offset", INFO_SLAVE_OFF},
+    {"master_repl_offset", INFO_MASTER_OFF},
+    {"connected_slaves", INFO_CONNECTED},
+};
+
+/* The value of known key into o (or the offsets). 0 or -1. */
+static int info_field(unsigned key, const char *val, size_t vlen, spool_role *o,
+                      long long *slave_off, long long *master_off)
+{
+    long long v = 0;
+    switch (key) {
+    case INFO_ROLE:
+        if (spool_mem_is(val, vlen, "master"))
+            o->kind = SPOOL_ROLE_MASTER;
+        else if (spool_mem_is(val, vlen, "slave") || spool_mem_is(val, vlen, "replica"))
+            o->kind = SPOOL_ROLE_REPLICA;
+        else
+            return -1;
+        return 0;
+    case INFO_HOST:
+        return spool_host_copy(val, vlen, o->master_host) == 0 ? 0 : -1;
+    case INFO_PORT:
+        return (o->master_port = spool_port_parse(val, vlen)) >= 1 ? 0 : -1;
+    case INFO_LINK:
+        /* Same words as ROLE's state, so callers check one vocabulary. */
+        if (spool_mem_is(val, vlen, "up"))
+            strcpy(o->link_state, "connected");
+        else if (spool_mem_is(val, vlen, "down"))
+            strcpy(o->link_state, "connect");
+        else
+            return -1;
+        return 0;
+    case INFO_SLAVE_OFF:
+        if (spool_ll_parse(val, vlen, &v) != 0 || v < -1)
+            return -1;
+        *slave_off = v;
+        return 0;
+    case INFO_MASTER_OFF:
+        if (spool_ll_parse(val, vlen, &v) != 0 || v < 0)
+            return -1;
+        *master_off = v;
+        return 0;
+    case INFO_CONNECTED:
+        if (spool_ll_parse(val, vlen, &v) != 0 || v < 0 || v > INT_MAX)
+            return -1;
+        o->connected_replicas = (int)v;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
 /* One "key:value" line. Returns 0, or POOL_EPROTO for a known key with a bad
  * value or seen twice (a reply that says two things is not trusted). */
 static int info_line(const char *key, size_t klen, const char *val, size_t vlen, spool_role *o,
                      unsigned *seen, long long *slave_off, long long *master_off)
 {
-    unsigned bit;
-    long long v = 0;
-    if (str_is(key, klen, "role")) {
-        bit = INFO_ROLE;
-        if (str_is(val, vlen, "master"))
-            o->kind = SPOOL_ROLE_MASTER;
-        else if (str_is(val, vlen, "slave") || str_is(val, vlen, "replica"))
-            o->kind = SPOOL_ROLE_REPLICA;
-        else
-            return POOL_EPROTO;
-    } else if (str_is(key, klen, "master_host")) {
-        bit = INFO_HOST;
-        if (spool_host_copy(val, vlen, o->master_host) != 0)
-            return POOL_EPROTO;
-    } else if (str_is(key, klen, "master_port")) {
-        bit = INFO_PORT;
-        if ((o->master_port = spool_port_parse(val, vlen)) < 1)
-            return POOL_EPROTO;
-    } else if (str_is(key, klen, "master_link_status")) {
-        bit = INFO_LINK;
-        /* Same words as ROLE's state, so callers check one vocabulary. */
-        if (str_is(val, vlen, "up"))
-            strcpy(o->link_state, "connected");
-        else if (str_is(val, vlen, "down"))
-            strcpy(o->link_state, "connect");
-        else
-            return POOL_EPROTO;
-    } else if (str_is(key, klen, "slave_repl_offset")) {
-        bit = INFO_SLAVE_OFF;
-        if (spool_ll_parse(val, vlen, &v) != 0 || v < -1)
-            return POOL_EPROTO;
-        *slave_off = v;
-    } else if (str_is(key, klen, "master_repl_offset")) {
-        bit = INFO_MASTER_OFF;
-        if (spool_ll_parse(val, vlen, &v) != 0 || v < 0)
-            return POOL_EPROTO;
-        *master_off = v;
-    } else if (str_is(key, klen, "connected_slaves")) {
-        bit = INFO_CONNECTED;
-        if (spool_ll_parse(val, vlen, &v) != 0 || v < 0 || v > INT_MAX)
-            return POOL_EPROTO;
-        o->connected_replicas = (int)v;
-    } else {
+    unsigned bit = spool_word_bit_of(info_keys, sizeof info_keys / sizeof info_keys[0], key, klen);
+    if (bit == 0)
         return 0; /* the many fields we do not need */
-    }
-    if (*seen & bit)
+    if (info_field(bit, val, vlen, o, slave_off, master_off) != 0 ||
+        spool_seen_once(seen, bit) != 0)
         return POOL_EPROTO;
-    *seen |= bit;
     return 0;
 }
 

@@ -5,6 +5,8 @@
 
 #include <hiredis/hiredis.h>
 #include "proto/addr.h"
+#include "proto/lex.h" /* what callers check error replies with */
+#include "proto/limits.h"
 
 typedef enum {
     SPOOL_ROLE_UNKNOWN = 0,
@@ -13,14 +15,12 @@ typedef enum {
     SPOOL_ROLE_SENTINEL = 3,
 } spool_role_kind;
 
-#define SPOOL_ROLE_MAX_REPLICAS 16
-
 typedef struct spool_role {
     spool_role_kind kind;
     long long offset;       /* master: its offset; replica: processed offset */
     char master_host[SPOOL_HOST_MAX]; /* replica only */
     int master_port;        /* replica only */
-    char link_state[16];    /* replica only: connected, connecting, sync, ... */
+    char link_state[SPOOL_LINK_STATE_MAX]; /* replica only: connected, connecting, sync, ... */
     int connected_replicas; /* master only */
     /* master only: the first SPOOL_ROLE_MAX_REPLICAS replicas it lists, with
      * the offset each acknowledged (for replica lag) */
@@ -30,15 +30,6 @@ typedef struct spool_role {
         long long offset;
     } listed[SPOOL_ROLE_MAX_REPLICAS];
 } spool_role;
-
-/* Decimal long long with an optional '-', bounds checked: 0 or -1. */
-int spool_ll_parse(const char *s, size_t len, long long *out);
-/* s[0..len) begins with prefix (s may be NULL). */
-int spool_starts_with(const char *s, size_t len, const char *prefix);
-/* A bulk or status string reply (NULL-safe). */
-int spool_reply_is_str(const redisReply *e);
-/* A number sent as an integer reply or as a bulk/status string: 0 or -1. */
-int spool_reply_ll(const redisReply *e, long long *out);
 
 /* Parse a ROLE reply. Lenient on port as integer or string and on
  * "slave"/"replica"; strict on types and bounds. 0 or POOL_EPROTO. */

@@ -2,7 +2,7 @@
  * control and possibly by anyone who can PUBLISH on a sentinel, so every
  * field is bounds-checked and validated before it is copied out. */
 #include "proto/sentinel_parse.h"
-#include "proto/role.h"
+#include "proto/lex.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -12,43 +12,9 @@
 
 /* ---- Small helpers ----------------------------------------------------------- */
 
-
-static int mem_is(const char *s, size_t len, const char *lit)
-{
-    size_t n = strlen(lit);
-    return len == n && memcmp(s, lit, n) == 0;
-}
-
-static int reply_is(const redisReply *e, const char *lit)
-{
-    return spool_reply_is_str(e) && mem_is(e->str, e->len, lit);
-}
-
 static int has_elements(const redisReply *r)
 {
     return r->type == REDIS_REPLY_ARRAY && (r->elements == 0 || r->element != NULL);
-}
-
-static int printable(const char *s, size_t len, int allow_space)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < ' ' || c >= 0x7f || (c == ' ' && !allow_space))
-            return 0;
-    }
-    return 1;
-}
-
-/* A port in [min..65535] as integer or string; -1 when it is not one. */
-static int reply_port(const redisReply *e, int min)
-{
-    long long v;
-    if (spool_reply_ll(e, &v) != 0 || v < min || v > 65535)
-        return -1;
-    /* A string port must be plain digits ("+80", "-0" are not ports). */
-    if (e->type != REDIS_REPLY_INTEGER && (e->str[0] < '0' || e->str[0] > '9'))
-        return -1;
-    return (int)v;
 }
 
 static int copy_name(const char *s, size_t len, char out[SP_NAME_MAX])
@@ -157,11 +123,11 @@ int sp_parse_instance_event(const char *payload, size_t len, sp_instance_event *
     size_t n;
     if (take(&f, &s, &n) != 0)
         return POOL_EPROTO;
-    if (mem_is(s, n, "master"))
+    if (spool_mem_is(s, n, "master"))
         ev.kind = SP_INSTANCE_MASTER;
-    else if (mem_is(s, n, "slave") || mem_is(s, n, "replica"))
+    else if (spool_mem_is(s, n, "slave") || spool_mem_is(s, n, "replica"))
         ev.kind = SP_INSTANCE_REPLICA;
-    else if (mem_is(s, n, "sentinel"))
+    else if (spool_mem_is(s, n, "sentinel"))
         ev.kind = SP_INSTANCE_SENTINEL;
     else
         return POOL_EPROTO;
@@ -170,15 +136,15 @@ int sp_parse_instance_event(const char *payload, size_t len, sp_instance_event *
     if (ev.kind == SP_INSTANCE_MASTER) {
         memcpy(ev.master_name, ev.name, sizeof ev.name);
         ev.master_addr = ev.addr;
-    } else if (take(&f, &s, &n) != 0 || !mem_is(s, n, "@") || take_name(&f, ev.master_name) != 0 ||
-               take_addr(&f, &ev.master_addr) != 0) {
+    } else if (take(&f, &s, &n) != 0 || !spool_mem_is(s, n, "@") ||
+               take_name(&f, ev.master_name) != 0 || take_addr(&f, &ev.master_addr) != 0) {
         return POOL_EPROTO;
     }
     ev.rest_len = f.done ? 0 : (size_t)(f.end - f.p);
     /* A separator followed by nothing or by another space is an empty field,
      * as elsewhere; beyond that the rest is free text without control bytes. */
     if ((!f.done && (ev.rest_len == 0 || f.p[0] == ' ')) || ev.rest_len >= sizeof ev.rest ||
-        !printable(f.p, ev.rest_len, 1))
+        !spool_printable(f.p, ev.rest_len, 1))
         return POOL_EPROTO;
     if (ev.rest_len > 0)
         memcpy(ev.rest, f.p, ev.rest_len);
@@ -203,17 +169,14 @@ int sp_parse_master_addr_reply(const redisReply *r, spool_addr *out)
     spool_addr a;
     if (!spool_reply_is_str(host) || spool_host_copy(host->str, host->len, a.host) != 0)
         return POOL_EPROTO;
-    if ((a.port = reply_port(r->element[1], 1)) < 1)
+    if ((a.port = spool_reply_port(r->element[1], 1)) < 1)
         return POOL_EPROTO;
     *out = a;
     return 0;
 }
 
 /* Flag words as Redis 7.0's sentinel.c prints them; unknown words pass. */
-static const struct {
-    const char *word;
-    unsigned bit;
-} flag_words[] = {
+static const spool_word_bit flag_words[] = {
     {"s_down", SP_FLAG_S_DOWN},
     {"o_down", SP_FLAG_O_DOWN},
     {"master", SP_FLAG_MASTER},
@@ -235,16 +198,14 @@ int sp_parse_flags(const char *s, size_t len, unsigned *out)
 {
     if ((s == NULL && len > 0) || out == NULL)
         return POOL_EINVAL;
-    if (!printable(s, len, 0))
+    if (!spool_printable(s, len, 0))
         return POOL_EPROTO;
     unsigned bits = 0;
     size_t i = 0;
     while (i < len) {
         const char *comma = memchr(s + i, ',', len - i);
         size_t n = comma != NULL ? (size_t)(comma - (s + i)) : len - i;
-        for (size_t k = 0; k < sizeof flag_words / sizeof flag_words[0]; k++)
-            if (mem_is(s + i, n, flag_words[k].word))
-                bits |= flag_words[k].bit;
+        bits |= spool_word_bit_of(flag_words, sizeof flag_words / sizeof flag_words[0], s + i, n);
         i += n + 1;
     }
     *out = bits;
@@ -265,10 +226,7 @@ enum {
     K_RPRIO = 1 << 10,
 };
 
-static const struct {
-    const char *key;
-    unsigned bit;
-} instance_keys[] = {
+static const spool_word_bit instance_keys[] = {
     {"name", K_NAME},
     {"ip", K_IP},
     {"port", K_PORT},
@@ -293,9 +251,10 @@ static int instance_field(unsigned key, const redisReply *v, sp_instance *o)
     case K_IP:
         return spool_reply_is_str(v) ? spool_host_copy(v->str, v->len, o->addr.host) : -1;
     case K_PORT:
-        return (o->addr.port = reply_port(v, 1)) >= 1 ? 0 : -1;
+        return (o->addr.port = spool_reply_port(v, 1)) >= 1 ? 0 : -1;
     case K_RUNID:
-        if (!spool_reply_is_str(v) || v->len >= sizeof o->runid || !printable(v->str, v->len, 0))
+        if (!spool_reply_is_str(v) || v->len >= sizeof o->runid ||
+            !spool_printable(v->str, v->len, 0))
             return -1;
         if (v->len > 0)
             memcpy(o->runid, v->str, v->len);
@@ -304,9 +263,9 @@ static int instance_field(unsigned key, const redisReply *v, sp_instance *o)
     case K_FLAGS:
         return spool_reply_is_str(v) && sp_parse_flags(v->str, v->len, &o->flags) == 0 ? 0 : -1;
     case K_LINK:
-        if (reply_is(v, "ok"))
+        if (spool_reply_is(v, "ok"))
             o->master_link_ok = 1;
-        else if (reply_is(v, "err"))
+        else if (spool_reply_is(v, "err"))
             o->master_link_ok = 0;
         else
             return -1;
@@ -322,7 +281,7 @@ static int instance_field(unsigned key, const redisReply *v, sp_instance *o)
         return spool_reply_is_str(v) ? spool_host_copy(v->str, v->len, o->master_host) : -1;
     case K_MPORT:
         /* 0 while unknown, like master-host "?". */
-        return (o->master_port = reply_port(v, 0)) >= 0 ? 0 : -1;
+        return (o->master_port = spool_reply_port(v, 0)) >= 0 ? 0 : -1;
     case K_SPRIO:
     case K_RPRIO:
         if (spool_reply_ll(v, &n) != 0 || n < 0 || n > INT_MAX)
@@ -346,15 +305,13 @@ static int parse_instance(const redisReply *e, sp_instance *o)
         const redisReply *k = e->element[i], *v = e->element[i + 1];
         if (!spool_reply_is_str(k) || v == NULL)
             return -1;
-        unsigned key = 0;
-        for (size_t j = 0; j < sizeof instance_keys / sizeof instance_keys[0]; j++)
-            if (mem_is(k->str, k->len, instance_keys[j].key))
-                key = instance_keys[j].bit;
+        unsigned key = spool_word_bit_of(instance_keys,
+                                         sizeof instance_keys / sizeof instance_keys[0], k->str,
+                                         k->len);
         if (key == 0)
             continue; /* dozens of counters and timers we do not need */
-        if ((seen & key) || instance_field(key, v, o) != 0)
+        if (spool_seen_once(&seen, key) != 0 || instance_field(key, v, o) != 0)
             return -1;
-        seen |= key;
     }
     return (seen & (K_NAME | K_IP | K_PORT)) == (K_NAME | K_IP | K_PORT) ? 0 : -1;
 }
@@ -399,18 +356,18 @@ int sp_parse_pubsub_message(const redisReply *r, const char **channel, size_t *c
     const redisReply *kind = r->element[0];
     const redisReply *ch = NULL, *msg = NULL;
     int rc;
-    if (reply_is(kind, "message") && r->elements == 3) {
+    if (spool_reply_is(kind, "message") && r->elements == 3) {
         ch = r->element[1];
         msg = r->element[2];
         rc = 0;
-    } else if (reply_is(kind, "pmessage") && r->elements == 4) {
+    } else if (spool_reply_is(kind, "pmessage") && r->elements == 4) {
         if (!spool_reply_is_str(r->element[1]))
             return POOL_EPROTO;
         ch = r->element[2];
         msg = r->element[3];
         rc = 0;
-    } else if ((reply_is(kind, "subscribe") || reply_is(kind, "psubscribe") ||
-                reply_is(kind, "unsubscribe") || reply_is(kind, "punsubscribe")) &&
+    } else if ((spool_reply_is(kind, "subscribe") || spool_reply_is(kind, "psubscribe") ||
+                spool_reply_is(kind, "unsubscribe") || spool_reply_is(kind, "punsubscribe")) &&
                r->elements == 3) {
         /* The channel is nil in an UNSUBSCRIBE reply when none was left. */
         const redisReply *c = r->element[1], *n = r->element[2];
@@ -419,7 +376,7 @@ int sp_parse_pubsub_message(const redisReply *r, const char **channel, size_t *c
             return POOL_EPROTO;
         ch = spool_reply_is_str(c) ? c : NULL;
         rc = 1;
-    } else if (reply_is(kind, "pong") && r->elements == 2) {
+    } else if (spool_reply_is(kind, "pong") && r->elements == 2) {
         /* A PING in subscribed mode answers ["pong", arg] in RESP2. */
         if (!spool_reply_is_str(r->element[1]))
             return POOL_EPROTO;

@@ -14,11 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "proto/addr.h"
-
-#define SP_NAME_MAX 128       /* master and instance names: 1..127 bytes */
-#define SP_RUNID_MAX 41       /* 40 hex digits, or "" before the first INFO */
-#define SP_REST_MAX 1024      /* Sentinel truncates an event to 1023 bytes */
-#define SP_INSTANCES_MAX 1024 /* larger SENTINEL replicas/sentinels replies are refused */
+#include "proto/limits.h"
 
 /* The one rule for a master name, wherever one is checked: pool_create()
  * and pool_sentinel_set's pools (pool/options.c), every event parser here,

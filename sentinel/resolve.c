@@ -1,11 +1,12 @@
 /* Asking the sentinels where the masters are, and asking a node what it
- * is. One query connection per sentinel, kept open: a steady-state poll
- * costs one round trip and no new connection. */
+ * is (net/probe.h). One query connection per sentinel, kept open: a
+ * steady-state poll costs one round trip and no new connection. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/net.h"
+#include "net/probe.h"
 #include "proto/sentinel_parse.h"
 #include "sentinel/watcher_internal.h"
 
@@ -53,6 +54,13 @@ int sp_sentinel_connect(sp_set *s, const spool_addr *a, int64_t deadline_ns, red
     return 0;
 }
 
+/* Whether an entry of SENTINEL sentinels/replicas is one to use: the
+ * sentinel answering does not see it down or disconnected. */
+static int seen_up(const sp_instance *e)
+{
+    return !(e->flags & (SP_FLAG_S_DOWN | SP_FLAG_O_DOWN | SP_FLAG_DISCONNECTED));
+}
+
 /* Learn the sentinels that this one knows (reply to SENTINEL sentinels). */
 static void learn_sentinels(sp_set *s, const redisReply *r)
 {
@@ -61,7 +69,7 @@ static void learn_sentinels(sp_set *s, const redisReply *r)
     if (sp_parse_instances_reply(r, &list, &n) != 0)
         return;
     for (size_t i = 0; i < n; i++)
-        if (!(list[i].flags & (SP_FLAG_S_DOWN | SP_FLAG_O_DOWN | SP_FLAG_DISCONNECTED)))
+        if (seen_up(&list[i]))
             sp_sentinel_add(s, list[i].addr.host, list[i].addr.port);
     free(list);
 }
@@ -75,8 +83,7 @@ static void learn_replicas(sp_watch *w, const redisReply *r)
         return;
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)
-        if (!(list[i].flags & (SP_FLAG_S_DOWN | SP_FLAG_O_DOWN | SP_FLAG_DISCONNECTED)) &&
-            list[i].master_link_ok != 0)
+        if (seen_up(&list[i]) && list[i].master_link_ok != 0)
             list[kept++] = list[i];
     sp_watch_replicas(w, list, kept);
 }
@@ -193,52 +200,14 @@ int sp_ask(sp_set *s, int i, sp_watch **watches, size_t n)
     return rc;
 }
 
-/* A plaintext ROLE check failed the way a TLS-only node makes it fail. */
-static void note_node_tls_hint(sp_watch *w, const redisContext *c, int rc, const spool_addr *a)
-{
-    const char *hint = spool_tls_hint(c, rc);
-    if (hint != NULL)
-        sp_watch_log(w, POOL_LOG_WARN, "node %s:%d %s (tls = 1?)", a->host, a->port, hint);
-}
-
 int sp_node_role(sp_watch *w, const spool_addr *node, int64_t deadline_ns, spool_role *out)
 {
-    redisContext *c = NULL;
-    int64_t d = min64(deadline_ns, spool_deadline_ms(w->timeout_ms));
-    int rc = spool_connect(node->host, node->port, d, w->timeout_ms,
-                           w->sink.ops->node_tls(w->sink.ctx), &c);
-    if (rc != 0)
-        return rc;
-    spool_cmd cmds[2];
-    int n = 0;
-    if (w->password != NULL)
-        cmds[n++] = spool_auth_cmd(w->username, w->password);
-    cmds[n++] = (spool_cmd){1, {"ROLE"}};
-    redisReply *r[2] = {NULL, NULL};
-    rc = spool_roundtrip(c, d, w->stop_pipe[0], (size_t)n, cmds, r, 0);
-    note_node_tls_hint(w, c, rc, node);
-    if (rc == 0) {
-        const redisReply *role = r[n - 1];
-        if (n == 2 && r[0]->type == REDIS_REPLY_ERROR)
-            rc = POOL_EAUTH;
-        else if (role->type == REDIS_REPLY_ERROR && spool_starts_with(role->str, role->len, "NOPERM")) {
-            /* An ACL user without ROLE: INFO replication says the same. */
-            redisReply *info = NULL;
-            const char *argv[] = {"INFO", "replication"};
-            rc = spool_command(c, d, w->stop_pipe[0], &info, 2, argv);
-            if (rc == 0) {
-                rc = info->type == REDIS_REPLY_STRING
-                         ? spool_role_parse_info(info->str, info->len, out)
-                         : POOL_EAUTH;
-                freeReplyObject(info);
-            }
-        } else if (role->type == REDIS_REPLY_ERROR)
-            rc = spool_starts_with(role->str, role->len, "NOAUTH") ? POOL_EAUTH : POOL_EPROTO;
-        else
-            rc = spool_role_parse(role, out);
-        for (int i = 0; i < n; i++)
-            freeReplyObject(r[i]);
-    }
-    redisFree(c);
+    const char *hint = NULL;
+    int rc = spool_probe_role(node->host, node->port,
+                              min64(deadline_ns, spool_deadline_ms(w->timeout_ms)), w->timeout_ms,
+                              w->sink.ops->node_tls(w->sink.ctx), w->username, w->password,
+                              w->stop_pipe[0], out, &hint);
+    if (hint != NULL)
+        sp_watch_log(w, POOL_LOG_WARN, "node %s:%d %s (tls = 1?)", node->host, node->port, hint);
     return rc;
 }

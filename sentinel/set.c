@@ -17,6 +17,7 @@
 
 #include "net/net.h"
 #include "net/tls.h"
+#include "proto/reply_guard.h"
 #include "proto/sentinel_parse.h"
 #include "sentinel/sentinel_source.h"
 #include "sentinel/watcher_internal.h"
@@ -25,8 +26,6 @@
  * steps, and whenever a watch has no writer yet; +sentinel events tell the
  * rest. */
 #define DISCOVERY_EVERY 10
-/* Largest unparsed input a subscription may hold. */
-#define SUB_MAX_BUFFER (4u * 1024 * 1024)
 /* A loop turn slower than this is logged (DEBUG): it delays switches. */
 #define SLOW_STEP_MS 100
 /* pool_create() without lazy_start gives a failover in progress this many
@@ -74,7 +73,7 @@ int sp_sentinel_add(sp_set *s, const char *host, int port)
     for (int i = 0; i < s->nsentinels; i++)
         if (spool_addr_equal(&s->sentinels[i].addr, &a))
             return i;
-    if (s->nsentinels >= SP_MAX_SENTINELS || port < 1 || port > 65535 ||
+    if (s->nsentinels >= SP_MAX_SENTINELS || !spool_port_valid(port) ||
         strlen(host) >= SPOOL_HOST_MAX)
         return -1;
     sp_sentinel *sn = &s->sentinels[s->nsentinels];
@@ -194,7 +193,7 @@ static int drain_sub(sp_set *s, int i)
         return -1;
     /* Events are under 1 KB: a sentinel streaming a huge reply is dropped
      * before its buffer grows without bound. */
-    if (sn->sub->reader->len - sn->sub->reader->pos > SUB_MAX_BUFFER)
+    if (spool_reader_over(sn->sub->reader, SPOOL_SUB_MAX_BUFFER))
         return -1;
     for (;;) {
         void *reply = NULL;

@@ -14,11 +14,11 @@
 #include <stdint.h>
 
 #include "proto/addr.h"
+#include "proto/limits.h"
 #include "source/source.h"
 #include "proto/role.h"
 #include "proto/sentinel_parse.h"
 
-#define SP_MAX_SENTINELS 64
 #define SP_VAIN_MAX 4          /* per sentinel: nodes announced in vain, remembered */
 #define SP_FENCE_ANNOUNCERS 8  /* announcements remembered while a fence is unproven */
 

@@ -27,12 +27,13 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include "proto/addr.h"
+#include "proto/limits.h"
 #include "sentinel_pool.h"
 
 struct spool_tls;
 
-/* A replica fit to read from, as a source sees it. */
-#define SPOOL_MAX_REPLICAS 32
+/* A replica fit to read from, as a source sees it (at most
+ * SPOOL_MAX_REPLICAS are handed over). */
 typedef struct spool_replica_info {
     spool_addr addr;
     long long lag; /* bytes behind the master's offset; -1 unknown */

@@ -404,6 +404,21 @@ static void test_host_is_numeric(void **state)
     assert_false(spool_host_is_numeric(""));
 }
 
+/* What a certificate must name (tls.c): the address without its zone. */
+static void test_host_ip_literal(void **state)
+{
+    (void)state;
+    char ip[64];
+    assert_true(spool_host_ip_literal("fe80::1%eth0", ip, sizeof(ip)));
+    assert_string_equal(ip, "fe80::1");
+    assert_true(spool_host_ip_literal("10.0.0.1", ip, sizeof(ip)));
+    assert_string_equal(ip, "10.0.0.1");
+    assert_false(spool_host_ip_literal("redis.example", ip, sizeof(ip)));
+    assert_false(spool_host_ip_literal("10.0.0.1", ip, 5)); /* cut short: "10.0" */
+    assert_true(spool_port_valid(1) && spool_port_valid(65535));
+    assert_false(spool_port_valid(0) || spool_port_valid(65536));
+}
+
 /* ---- spool_role_parse ------------------------------------------------------ */
 
 #define ROLE_MASTER1                                                                               \
@@ -1500,6 +1515,7 @@ int main(void)
         cmocka_unit_test(test_addr_format),
         cmocka_unit_test(test_addr_equal),
         cmocka_unit_test(test_host_is_numeric),
+        cmocka_unit_test(test_host_ip_literal),
         cmocka_unit_test(test_role_parse),
         cmocka_unit_test(test_role_parse_hostile),
         cmocka_unit_test(test_role_parse_info),

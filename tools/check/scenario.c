@@ -60,7 +60,9 @@ static void set_slow_periods(h_run *r, int slow)
 static int fail(h_event *e, const char *fmt, const char *arg)
 {
     e->failed = 1;
-    snprintf(e->note, sizeof(e->note), fmt, arg);
+    /* A longer note is cut: it is one line for a person to read. */
+    if (snprintf(e->note, sizeof(e->note), fmt, arg) < 0)
+        e->note[0] = '\0';
     return -1;
 }
 
