@@ -45,7 +45,8 @@ so="$(find "$PREFIX" -name 'libsentinel_pool.so' | head -n 1)"
 pc="$(find "$PREFIX" -name 'sentinel_pool.pc' -path '*/pkgconfig/*' | head -n 1)"
 cfg="$(find "$PREFIX" -name 'sentinel_poolConfig.cmake' | head -n 1)"
 hdr="$PREFIX/include/sentinel_pool.h"
-for f in "$so" "$pc" "$cfg" "$hdr"; do
+lic="$(find "$PREFIX" -name LICENSE -path '*/doc/sentinel_pool/*' | head -n 1)"
+for f in "$so" "$pc" "$cfg" "$hdr" "$lic"; do
     if [ -z "$f" ] || [ ! -e "$f" ]; then
         echo "check-install: incomplete install; installed files:" >&2
         (cd "$PREFIX" && find . -type f -o -type l) >&2
