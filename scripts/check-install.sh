@@ -110,8 +110,9 @@ echo "    pkg-config --cflags --libs: ${flags[*]}"
     "$CONSUMER/main.c" -o "$WORK/consumer-pc" "${flags[@]}"
 run_consumer "pkg-config" "$WORK/consumer-pc"
 
-# Static: the archive alone, with what pkg-config --static adds (pthread,
-# libanl and, in a TLS build, hiredis_ssl and OpenSSL).
+# Static: the archive alone, with what pkg-config --static adds (the thread
+# flag and libanl where this libc needs them and, in a TLS build,
+# hiredis_ssl and OpenSSL).
 read -r -a sflags <<<"$(pkg-config --cflags --static --libs-only-other --libs-only-L sentinel_pool)"
 read -r -a slibs <<<"$(pkg-config --static --libs-only-l sentinel_pool | sed 's/-lsentinel_pool//')"
 archive="$(find "$PREFIX" -name 'libsentinel_pool.a' | head -n 1)"
