@@ -60,6 +60,24 @@ find "$PREFIX" -name 'libsentinel_pool.a' | grep -q . || {
 LIBDIR="$(dirname "$so")"
 PCDIR="$(dirname "$pc")"
 
+# The SONAME policy (CMakeLists.txt, README "ABI"): 0.<minor> while the
+# major is 0, <major> from 1.0 on.
+version="$(sed -n 's/^Version: *//p' "$pc")"
+major="${version%%.*}"
+minor="${version#*.}"
+minor="${minor%%.*}"
+if [ "$major" = 0 ]; then
+    want_soname="libsentinel_pool.so.0.$minor"
+else
+    want_soname="libsentinel_pool.so.$major"
+fi
+soname="$(objdump -p "$so" | sed -n 's/^ *SONAME *//p')"
+if [ "$soname" != "$want_soname" ] || [ ! -e "$LIBDIR/$soname" ]; then
+    echo "check-install: SONAME of $version is '$soname', want $want_soname (installed)" >&2
+    exit 1
+fi
+echo "    SONAME $soname"
+
 fail=0
 # run_consumer LABEL BIN [LIBDIR]: LIBDIR (default: the scratch install's)
 # goes first in LD_LIBRARY_PATH; "-" leaves the binary to its RUNPATH.
