@@ -1,6 +1,7 @@
 # Run at install time (see install(CODE) in the top-level CMakeLists.txt).
 # Inputs: SP_PC_IN, SP_PC_OUT, SP_LIBDIR_REL, SP_INCLUDEDIR_REL,
-#         PROJECT_NAME, PROJECT_VERSION, PROJECT_DESCRIPTION.
+#         PROJECT_NAME, PROJECT_VERSION, PROJECT_DESCRIPTION,
+#         PC_REQUIRES_PRIVATE, PC_LIBS_PRIVATE.
 # CMAKE_INSTALL_PREFIX is the effective install prefix (cmake --install --prefix).
 
 set(PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
