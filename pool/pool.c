@@ -142,16 +142,11 @@ int pool_create(const pool_options_t *opts, pool_t **out)
         p->hot_quiet_ns = (int64_t)p->cfg.validate_idle_ms * 1000000;
     if (p->cfg.validate == POOL_VALIDATE_ALWAYS || p->cfg.health_check_ping)
         p->hot_quiet_ns = 0;
-    p->slots = aligned_alloc(SPOOL_CACHELINE, sizeof(spool_slot) * (size_t)p->nslots);
+    p->slots = spool_slots_new(p, p->nslots);
     if (p->slots == NULL) {
         spool_config_free(&p->cfg);
         free(p);
         return POOL_ENOMEM;
-    }
-    memset(p->slots, 0, sizeof(spool_slot) * (size_t)p->nslots);
-    for (int i = 0; i < p->nslots; i++) {
-        p->slots[i].index = (uint32_t)i;
-        p->slots[i].pool = p;
     }
     if ((rc = spool_readers_init(p)) != 0) {
         spool_config_free(&p->cfg);

@@ -125,6 +125,8 @@ void spool_reap_slot(pool_t *p, spool_slot *s);
 void spool_slot_release(pool_t *p, spool_slot *s, int state);
 /* Close the connection of a slot we own and release it EMPTY. */
 void spool_evict(pool_t *p, spool_slot *s, _Atomic uint64_t *reason);
+/* n EMPTY slots of pool p (index and pool set), or NULL (out of memory). */
+spool_slot *spool_slots_new(pool_t *p, int n);
 /* Claim the lowest IDLE / EMPTY writer slot (RESERVED), or NULL. */
 spool_slot *spool_claim_idle(pool_t *p);
 spool_slot *spool_claim_empty(pool_t *p);

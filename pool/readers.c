@@ -17,16 +17,11 @@ int spool_readers_init(pool_t *p)
     p->nrslots = p->cfg.max_readers;
     if (p->nrslots == 0)
         return 0;
-    p->rslots = aligned_alloc(SPOOL_CACHELINE, sizeof(spool_slot) * (size_t)p->nrslots);
+    p->rslots = spool_slots_new(p, p->nrslots);
     p->raddr = calloc((size_t)p->nrslots, sizeof(spool_addr));
     if (p->rslots == NULL || p->raddr == NULL) {
         spool_readers_free(p);
         return POOL_ENOMEM;
-    }
-    memset(p->rslots, 0, sizeof(spool_slot) * (size_t)p->nrslots);
-    for (int i = 0; i < p->nrslots; i++) {
-        p->rslots[i].index = (uint32_t)i;
-        p->rslots[i].pool = p;
     }
     return 0;
 }

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pool/pool_internal.h"
 
@@ -32,6 +33,20 @@ void spool_slot_check_edge(const spool_slot *s, int from, int to)
     abort();
 }
 #endif
+
+spool_slot *spool_slots_new(pool_t *p, int n)
+{
+    /* Cache-line aligned: a slot's first line is all a checkout touches. */
+    spool_slot *slots = aligned_alloc(SPOOL_CACHELINE, sizeof(spool_slot) * (size_t)n);
+    if (slots == NULL)
+        return NULL;
+    memset(slots, 0, sizeof(spool_slot) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        slots[i].index = (uint32_t)i;
+        slots[i].pool = p;
+    }
+    return slots;
+}
 
 void spool_count(_Atomic uint64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
 
