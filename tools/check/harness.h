@@ -255,6 +255,10 @@ typedef struct h_run {
     char verify_note[256];
 } h_run;
 
+/* ---- main.c ---- */
+/* A decimal int in [lo, hi], the whole string: 0, or -1 (*out untouched). */
+int h_parse_int(const char *s, int lo, int hi, int *out);
+
 /* ---- monitor.c ---- */
 int64_t h_now_ns(void);
 void h_sleep_ms(int ms);

@@ -667,17 +667,6 @@ static void tls_log(void *arg, const char *fmt, va_list ap)
     fputc('\n', stderr);
 }
 
-static int int_arg(const char *s, int lo, int hi, int *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < lo || v > hi)
-        return 1;
-    *out = (int)v;
-    return 0;
-}
-
 static int parse(int argc, char **argv, ck_run *r)
 {
     enum {
@@ -738,11 +727,7 @@ static int parse(int argc, char **argv, ck_run *r)
         case O_CERT: r->o.tls_cert_file = optarg; break;
         case O_KEY: r->o.tls_key_file = optarg; break;
         case O_SNI: r->o.tls_server_name = optarg; break;
-        case O_TIMEOUT:
-            errno = 0;
-            r->timeout_ms = (int)strtol(optarg, &end, 10);
-            bad |= errno || *end || r->timeout_ms < 1 || r->timeout_ms > 600000;
-            break;
+        case O_TIMEOUT: bad |= h_parse_int(optarg, 1, 600000, &r->timeout_ms); break;
         case O_LAG:
             errno = 0;
             r->lag_warn = strtoll(optarg, &end, 10);
@@ -751,10 +736,10 @@ static int parse(int argc, char **argv, ck_run *r)
         case O_FAILOVER: fo->enabled = 1; break;
         case O_YES: fo->yes = 1; break;
         case O_PREFIX: fo->key_prefix = optarg; break;
-        case O_WRITERS: bad |= int_arg(optarg, 1, H_MAX_WRITERS, &fo->writers); break;
-        case O_RATE: bad |= int_arg(optarg, 1, 100000, &fo->rate); break;
-        case O_LEAD: bad |= int_arg(optarg, 0, 600000, &fo->lead_ms); break;
-        case O_WATCHDOG: bad |= int_arg(optarg, 1, 86400, &fo->timeout_s); break;
+        case O_WRITERS: bad |= h_parse_int(optarg, 1, H_MAX_WRITERS, &fo->writers); break;
+        case O_RATE: bad |= h_parse_int(optarg, 1, 100000, &fo->rate); break;
+        case O_LEAD: bad |= h_parse_int(optarg, 0, 600000, &fo->lead_ms); break;
+        case O_WATCHDOG: bad |= h_parse_int(optarg, 1, 86400, &fo->timeout_s); break;
         case O_JSON: fo->json = optarg; break;
         case O_PLOT: fo->plot = optarg; break;
         case O_QUIET: fo->quiet = 1; break;

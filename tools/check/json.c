@@ -174,10 +174,7 @@ int h_write_json(h_run *r, const ev_sum *sums, kind_sum *ks, const inv *v, int n
         kind_sum *s = &ks[k];
         if (s->events == 0)
             continue;
-        double mx = 0;
-        for (int i = 0; i < s->n_out; i++)
-            if (s->outages[i] > mx)
-                mx = s->outages[i];
+        double mx = h_max(s->outages, s->n_out);
         fprintf(f, "%s\n    \"%s\": {\"events\": %d, \"outage_median_ms\": %.3f, "
                    "\"outage_max_ms\": %.3f, \"event_max_gap_ms\": %.3f, "
                    "\"lost\": %llu, \"duplicates\": %llu, "

@@ -61,7 +61,7 @@ static void usage(FILE *f)
             H_MAX_WRITERS);
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out)
+int h_parse_int(const char *s, int lo, int hi, int *out)
 {
     char *end = NULL;
     errno = 0;
@@ -143,21 +143,21 @@ static int parse_args(int argc, char **argv, h_opts *o)
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case O_SCENARIO: scenario = optarg; break;
-        case O_FAILOVERS: bad |= parse_int(optarg, 1, 1000, &o->failovers); break;
-        case O_WRITERS: bad |= parse_int(optarg, 1, H_MAX_WRITERS, &o->writers); break;
-        case O_RATE: bad |= parse_int(optarg, 0, 1000000, &o->rate); break;
+        case O_FAILOVERS: bad |= h_parse_int(optarg, 1, 1000, &o->failovers); break;
+        case O_WRITERS: bad |= h_parse_int(optarg, 1, H_MAX_WRITERS, &o->writers); break;
+        case O_RATE: bad |= h_parse_int(optarg, 0, 1000000, &o->rate); break;
         case O_JSON: o->json = optarg; break;
         case O_PLOT: o->plot = optarg; break;
         case O_DEMO: o->demo = 1; break;
         case O_QUIET: o->quiet = 1; break;
         case O_VERBOSE: o->verbose = 1; break;
         case O_FAST_INFO: o->fast_info = 1; break;
-        case O_FREEZE_MS: bad |= parse_int(optarg, 0, 600000, &o->freeze_ms); break;
-        case O_SDOWN_MS: bad |= parse_int(optarg, 0, 600000, &o->sentinel_down_ms); break;
-        case O_RESTART_MS: bad |= parse_int(optarg, 0, 600000, &o->restart_delay_ms); break;
-        case O_WAIT_MS: bad |= parse_int(optarg, 0, 3600000, &o->wait_ms); break;
-        case O_LEAD_MS: bad |= parse_int(optarg, 0, 600000, &o->lead_ms); break;
-        case O_TIMEOUT: bad |= parse_int(optarg, 1, 86400, &o->timeout_s); break;
+        case O_FREEZE_MS: bad |= h_parse_int(optarg, 0, 600000, &o->freeze_ms); break;
+        case O_SDOWN_MS: bad |= h_parse_int(optarg, 0, 600000, &o->sentinel_down_ms); break;
+        case O_RESTART_MS: bad |= h_parse_int(optarg, 0, 600000, &o->restart_delay_ms); break;
+        case O_WAIT_MS: bad |= h_parse_int(optarg, 0, 3600000, &o->wait_ms); break;
+        case O_LEAD_MS: bad |= h_parse_int(optarg, 0, 600000, &o->lead_ms); break;
+        case O_TIMEOUT: bad |= h_parse_int(optarg, 1, 86400, &o->timeout_s); break;
         case O_TLS: o->tls = 1; break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);

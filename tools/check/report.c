@@ -14,6 +14,15 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+double h_max(const double *v, int n)
+{
+    double mx = 0; /* figures here are durations and counts: never below 0 */
+    for (int i = 0; i < n; i++)
+        if (v[i] > mx)
+            mx = v[i];
+    return mx;
+}
+
 double h_median(double *v, int n)
 {
     if (n == 0)
@@ -321,10 +330,7 @@ int h_report(h_run *r)
         kind_sum *s = &ks[k];
         if (s->events == 0)
             continue;
-        double mx = 0;
-        for (int i = 0; i < s->n_out; i++)
-            if (s->outages[i] > mx)
-                mx = s->outages[i];
+        double mx = h_max(s->outages, s->n_out);
         double med = h_median(s->outages, s->n_out);
         printf("  %-13s x%-3d outage median %.0f ms, max %.0f ms (longest gap in any event %.0f "
                "ms); lost %llu (%.2f per writer per event); dup %llu; ambiguous %llu\n",

@@ -32,6 +32,8 @@ typedef struct inv {
 
 /* Median of v[0..n) (sorts v); 0 when n == 0. */
 double h_median(double *v, int n);
+/* The largest of v[0..n), 0 when n is 0. */
+double h_max(const double *v, int n);
 /* Seconds from the event's trigger to t; -1 when either is unset. */
 double h_rel_trigger(const h_event *e, int64_t t);
 /* report_sentinel.c: figures against Sentinel's +switch-master (signed). */
