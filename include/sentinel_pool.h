@@ -378,7 +378,9 @@ typedef struct pool_options {
     /* Replica reads (pool_get_reader(); needs Sentinel). */
     int max_readers;                    /* reader connections, all replicas [0 = no
                                            replica reads: the watcher then does not
-                                           track replicas at all] */
+                                           track replicas at all]; reads use at most
+                                           16 replicas, the first 16 the master's
+                                           ROLE lists */
     pool_spread_t read_spread;          /* [POOL_SPREAD_ROUND_ROBIN] */
     long long max_replica_lag_bytes;    /* skip replicas further behind [0 = no limit] */
     pool_read_fallback_t read_fallback; /* [POOL_READ_FAIL] */

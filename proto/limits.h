@@ -27,12 +27,13 @@
 /* Entries of one SENTINEL replicas/sentinels reply: more is not a real
  * deployment, and each entry is parsed into a struct of about 700 bytes. */
 #define SP_INSTANCES_MAX 1024
-/* Replicas kept from a master's ROLE (with the offset each acknowledged,
- * for lag): spool_role is copied by value, and reads need only a few. */
-#define SPOOL_ROLE_MAX_REPLICAS 16
-/* Fit replicas a source hands a pool: the pool's replica table is a fixed
- * array, filled under its lock without allocating. */
-#define SPOOL_MAX_REPLICAS 32
+/* Replicas of one master that reads may use: the first this many its ROLE
+ * lists (with the offset each acknowledged, for lag) are the candidates,
+ * and the pool's replica table is a fixed array of this size, filled under
+ * its lock without allocating. One limit for both: a larger table could
+ * never fill. spool_role is copied by value (on a caller's stack when a
+ * checkout validates), so it stays small. */
+#define SPOOL_MAX_REPLICAS 16
 /* Sentinels one set knows: its thread polls all of their sockets with one
  * poll() over a fixed array. */
 #define SP_MAX_SENTINELS 64

@@ -37,7 +37,7 @@ static int parse_master(const redisReply *r, spool_role *o)
             !spool_reply_is_str(e->element[0]) || spool_host_copy(e->element[0]->str, e->element[0]->len, host) != 0 ||
             spool_reply_port(e->element[1], 1) < 1 || spool_reply_ll(e->element[2], &off) != 0 || off < 0)
             return POOL_EPROTO;
-        if (o->nlisted < SPOOL_ROLE_MAX_REPLICAS) {
+        if (o->nlisted < SPOOL_MAX_REPLICAS) {
             memcpy(o->listed[o->nlisted].addr.host, host, sizeof(host));
             o->listed[o->nlisted].addr.port = spool_reply_port(e->element[1], 1);
             o->listed[o->nlisted].offset = off;

@@ -22,13 +22,13 @@ typedef struct spool_role {
     int master_port;        /* replica only */
     char link_state[SPOOL_LINK_STATE_MAX]; /* replica only: connected, connecting, sync, ... */
     int connected_replicas; /* master only */
-    /* master only: the first SPOOL_ROLE_MAX_REPLICAS replicas it lists, with
+    /* master only: the first SPOOL_MAX_REPLICAS replicas it lists, with
      * the offset each acknowledged (for replica lag) */
     int nlisted;
     struct {
         spool_addr addr;
         long long offset;
-    } listed[SPOOL_ROLE_MAX_REPLICAS];
+    } listed[SPOOL_MAX_REPLICAS];
 } spool_role;
 
 /* Parse a ROLE reply. Lenient on port as integer or string and on

@@ -170,14 +170,21 @@ static void test_role_parse_hostile(void **state)
     redisReply *r = resp(b.p, b.len);
     assert_int_equal(spool_role_parse(r, &o), POOL_EPROTO);
     freeReplyObject(r);
-    /* A master with 5000 replicas is fine (it is only counted). */
+    /* A master with 5000 replicas is fine: all are counted, the first
+     * SPOOL_MAX_REPLICAS are kept (the candidates for reads), in order. */
     b.len = 0;
     b_str(&b, "*3\r\n$6\r\nmaster\r\n:7\r\n*5000\r\n");
     for (int i = 0; i < 5000; i++)
-        b_str(&b, "*3\r\n$8\r\n10.0.0.1\r\n$4\r\n6379\r\n$1\r\n7\r\n");
+        b_fmt(&b, "*3\r\n$8\r\n10.0.0.1\r\n$5\r\n%d\r\n$1\r\n7\r\n", 10000 + i);
     r = resp(b.p, b.len);
     assert_int_equal(spool_role_parse(r, &o), 0);
     assert_int_equal(o.connected_replicas, 5000);
+    assert_int_equal(o.nlisted, SPOOL_MAX_REPLICAS);
+    for (int i = 0; i < SPOOL_MAX_REPLICAS; i++) {
+        assert_string_equal(o.listed[i].addr.host, "10.0.0.1");
+        assert_int_equal(o.listed[i].addr.port, 10000 + i);
+        assert_int_equal(o.listed[i].offset, 7);
+    }
     freeReplyObject(r);
     free(b.p);
     free(big);
