@@ -4,7 +4,8 @@
 # it twice -- with CMake find_package() and with pkg-config -- and runs both.
 # Then builds tests/consumer/subproject, which pulls the source tree in with
 # add_subdirectory() and fails to configure if sentinel_pool defines more
-# than its libraries there (no test, bench, example or tool).
+# than its libraries there (no test, bench, example or tool), and whose
+# `cmake --install` must install none of sentinel_pool's files.
 # Registered as the ctest `install_consumer`.
 set -euo pipefail
 
@@ -165,6 +166,20 @@ if [ -n "$stray" ]; then
 fi
 run_consumer "add_subdirectory (shared)" "$WORK/consumer-subdir/consumer" -
 run_consumer "add_subdirectory (static)" "$WORK/consumer-subdir/consumer_static" -
+# The parent's install is the parent's: none of our files unless it sets
+# SENTINEL_POOL_INSTALL (the parent installs nothing of its own here).
+if ! cmake --install "$WORK/consumer-subdir" --prefix "$WORK/parent-prefix" \
+    >"$WORK/consumer-subdir-install.log" 2>&1; then
+    cat "$WORK/consumer-subdir-install.log" >&2
+    echo "check-install: the add_subdirectory() consumer's cmake --install failed" >&2
+    fail=1
+elif [ -n "$(find "$WORK/parent-prefix" -type f 2>/dev/null)" ]; then
+    echo "check-install: the parent's cmake --install installed sentinel_pool's files:" >&2
+    find "$WORK/parent-prefix" -type f | sed 's/^/    /' >&2
+    fail=1
+else
+    echo "ok: add_subdirectory: the parent's cmake --install installs none of sentinel_pool's files"
+fi
 
 if [ "$fail" -ne 0 ]; then
     exit 1
