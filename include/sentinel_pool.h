@@ -57,8 +57,10 @@
  * program built against an older header and a newer library (or the other
  * way round) agree on every byte. pool_options_init(), pool_stats() and
  * pool_sentinel_set_stats() zero what they do not fill, the reserve
- * included; leave it alone. A field added later means, when 0, what the
- * library did before it existed. The sizes are pinned by static assertions
+ * included; leave it alone (pool_create() refuses options whose reserve is
+ * not 0: an option carved out of it by a newer header is not silently
+ * ignored by an older library). A field added later means, when 0, what
+ * the library did before it existed. The sizes are pinned by static assertions
  * below (pool_options_t 1024 bytes, pool_stats_t 1024,
  * pool_sentinel_set_stats_t 256, on 32- and 64-bit platforms alike): a
  * field that is not taken out of the reserve fails the build. Growing a
@@ -408,10 +410,11 @@ typedef struct pool_options {
     pool_event_fn event_fn;     /* [NULL] */
     void *event_userdata;       /* [NULL] */
 
-    /* Room for options to come (ABI above): zeroed by pool_options_init(),
-     * read by no one today. The fields above take 280 bytes with 64-bit
-     * pointers and 184 with 32-bit ones; a new field comes out of both
-     * figures below so that the struct stays 1024 bytes everywhere. */
+    /* Room for options to come (ABI above): zeroed by pool_options_init();
+     * pool_create() refuses a nonzero byte here (POOL_EINVAL), as an option
+     * this library version does not know. The fields above take 280 bytes
+     * with 64-bit pointers and 184 with 32-bit ones; a new field comes out
+     * of both figures below so that the struct stays 1024 bytes everywhere. */
 #if UINTPTR_MAX > 0xffffffffu
 #define POOL_OPTIONS_RESERVED_ 744
 #else

@@ -8,6 +8,7 @@
 #include "proto/addr.h"
 #include "proto/sentinel_parse.h"
 #include "proto/limits.h"
+#include "proto/options_abi.h"
 #include "pool/pool_internal.h"
 #include "net/tls.h"
 
@@ -81,6 +82,9 @@ static int valid_server_name(const char *s)
 
 static int check(const pool_options_t *o, char *err, size_t errlen)
 {
+    long reserved = spool_options_reserve_used(o);
+    if (reserved >= 0)
+        BAD(SPOOL_OPTIONS_RESERVE_MSG, reserved);
     int has_sentinel = o->sentinels != NULL || o->master_name != NULL || o->sentinel_set != NULL;
     if (has_sentinel && o->master_addr != NULL && o->sentinel_set == NULL)
         BAD("set either master_addr or master_name+sentinels, not both");

@@ -17,6 +17,7 @@
 
 #include "net/net.h"
 #include "net/tls.h"
+#include "proto/options_abi.h"
 #include "proto/reply_guard.h"
 #include "proto/sentinel_parse.h"
 #include "sentinel/sentinel_source.h"
@@ -529,7 +530,10 @@ static int set_new(const pool_options_t *o, int refs, sp_set **out)
 {
     *out = NULL;
     char err[256] = "";
-    if (o->sentinels == NULL || o->sentinels[0] == '\0')
+    long reserved = spool_options_reserve_used(o);
+    if (reserved >= 0)
+        snprintf(err, sizeof(err), SPOOL_OPTIONS_RESERVE_MSG, reserved);
+    else if (o->sentinels == NULL || o->sentinels[0] == '\0')
         snprintf(err, sizeof(err), "sentinels must list at least one host:port");
     else if (o->sentinel_timeout_ms <= 0)
         snprintf(err, sizeof(err), "sentinel_timeout_ms must be > 0");

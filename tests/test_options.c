@@ -164,6 +164,28 @@ static void test_bad_sentinel_options(void **state)
     sentinel_opts(&o, ok_list);
     o.master_addr = "127.0.0.1:6379";
     expect_einval(&o, &rec, "master_addr and sentinels", "either");
+    /* An option from a newer header, carved out of the reserve, or options
+     * never initialised: refused, not silently ignored. */
+    sentinel_opts(&o, ok_list);
+    o.reserved[0] = 1;
+    expect_einval(&o, &rec, "reserved[0] set", "reserved[0]");
+    sentinel_opts(&o, ok_list);
+    o.reserved[sizeof(o.reserved) - 1] = 0x80;
+    expect_einval(&o, &rec, "last reserved byte set", "reserved[");
+    /* The sentinel set reads the same struct, and refuses the same way. */
+    sentinel_opts(&o, ok_list);
+    o.log_fn = on_log;
+    o.log_userdata = &rec;
+    pool_sentinel_set_t *set = NULL;
+    assert_rc(0, pool_sentinel_set_create(&o, &set));
+    pool_sentinel_set_release(set);
+    o.reserved[7] = 1;
+    set = (pool_sentinel_set_t *)0x1;
+    assert_rc(POOL_EINVAL, pool_sentinel_set_create(&o, &set));
+    assert_null(set);
+    pthread_mutex_lock(&rec.mu);
+    assert_non_null(strstr(rec.last_log, "reserved[7]"));
+    pthread_mutex_unlock(&rec.mu);
 
     /* What passes: whitespace around entries, IPv6 literals. (A zone index
      * is in test_ipv6_link_local_zone: here the watcher would resolve it.) */
