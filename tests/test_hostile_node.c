@@ -158,42 +158,75 @@ typedef struct handshake_case {
     const char *reply; /* to CLIENT SETNAME + ROLE */
     int want;
     int close_after; /* close the connection after the reply */
+    /* ROLE denied (NOPERM), so the pool asks INFO replication: an error
+     * reply ("-...") as is, else the text, sent as a bulk string. */
+    const char *info;
 } handshake_case;
+
+#define NOPERM_ROLE "+OK\r\n-NOPERM User x has no permissions to run the 'role' command\r\n"
 
 static void test_handshake_replies(void **state)
 {
     (void)state;
     static const handshake_case cases[] = {
-        {"master", MASTER_HANDSHAKE, 0, 0},
-        {"SETNAME refused, still master", "-ERR unknown command\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n",
-         0, 0},
-        {"replica", "+OK\r\n*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:0\r\n",
-         POOL_ENOTMASTER, 0},
-        {"sentinel", "+OK\r\n*2\r\n$8\r\nsentinel\r\n*1\r\n$8\r\nmymaster\r\n", POOL_ENOTMASTER, 0},
-        {"NOAUTH", "+OK\r\n-NOAUTH Authentication required.\r\n", POOL_EAUTH, 0},
-        {"ROLE unknown", "+OK\r\n-ERR unknown command 'ROLE'\r\n", POOL_EPROTO, 0},
-        {"ROLE integer", "+OK\r\n:1\r\n", POOL_EPROTO, 0},
-        {"ROLE garbage", "+OK\r\n@@@\r\n", POOL_EPROTO, 0},
-        {"master, negative offset", "+OK\r\n*3\r\n$6\r\nmaster\r\n:-5\r\n*0\r\n", POOL_EPROTO, 0},
+        {"master", MASTER_HANDSHAKE, 0, 0, NULL},
+        {"SETNAME refused, still master",
+         "-ERR unknown command\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n", 0, 0, NULL},
+        {"replica",
+         "+OK\r\n*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:0\r\n",
+         POOL_ENOTMASTER, 0, NULL},
+        {"sentinel", "+OK\r\n*2\r\n$8\r\nsentinel\r\n*1\r\n$8\r\nmymaster\r\n", POOL_ENOTMASTER, 0,
+         NULL},
+        {"NOAUTH", "+OK\r\n-NOAUTH Authentication required.\r\n", POOL_EAUTH, 0, NULL},
+        {"ROLE unknown", "+OK\r\n-ERR unknown command 'ROLE'\r\n", POOL_EPROTO, 0, NULL},
+        {"ROLE integer", "+OK\r\n:1\r\n", POOL_EPROTO, 0, NULL},
+        {"ROLE garbage", "+OK\r\n@@@\r\n", POOL_EPROTO, 0, NULL},
+        {"master, negative offset", "+OK\r\n*3\r\n$6\r\nmaster\r\n:-5\r\n*0\r\n", POOL_EPROTO, 0,
+         NULL},
         {"master, bad replica entry", "+OK\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*1\r\n*3\r\n$9\r\n"
                                       "127.0.0.1\r\n$1\r\n0\r\n$1\r\n0\r\n",
-         POOL_EPROTO, 0},
-        {"ROLE 2^31-1 elements", "+OK\r\n*2147483647\r\n", POOL_ELIMIT, 0},
-        {"ROLE 2^32-1 elements", "+OK\r\n*4294967295\r\n", POOL_EPROTO, 0}, /* > INT_MAX */
+         POOL_EPROTO, 0, NULL},
+        {"ROLE 2^31-1 elements", "+OK\r\n*2147483647\r\n", POOL_ELIMIT, 0, NULL},
+        {"ROLE 2^32-1 elements", "+OK\r\n*4294967295\r\n", POOL_EPROTO, 0, NULL}, /* > INT_MAX */
         /* More than was asked for: a third reply nobody will read would be
          * the next caller's answer to its first command. */
-        {"extra reply after ROLE", MASTER_HANDSHAKE "+SURPRISE\r\n", POOL_EPROTO, 0},
+        {"extra reply after ROLE", MASTER_HANDSHAKE "+SURPRISE\r\n", POOL_EPROTO, 0, NULL},
         /* What Redis does at maxclients: an error, then it closes. */
-        {"maxclients", "-ERR max number of clients reached\r\n", POOL_ECONNECT, 1},
-        {"closed mid-handshake", "+OK\r\n*3\r\n$6\r\nmas", POOL_ECONNECT, 1},
+        {"maxclients", "-ERR max number of clients reached\r\n", POOL_ECONNECT, 1, NULL},
+        {"closed mid-handshake", "+OK\r\n*3\r\n$6\r\nmas", POOL_ECONNECT, 1, NULL},
+        /* An ACL user without ROLE: INFO replication decides (net/probe.c),
+         * and a refused INFO says why: an ACL again is POOL_EAUTH, anything
+         * else POOL_EPROTO. */
+        {"ROLE denied, INFO master", NOPERM_ROLE, 0, 0,
+         "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n"},
+        {"ROLE denied, INFO replica", NOPERM_ROLE, POOL_ENOTMASTER, 0,
+         "# Replication\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\n"
+         "master_link_status:up\r\nslave_repl_offset:0\r\n"},
+        {"ROLE and INFO denied", NOPERM_ROLE, POOL_EAUTH, 0,
+         "-NOPERM User x has no permissions to run the 'info' command\r\n"},
+        {"ROLE denied, INFO unknown", NOPERM_ROLE, POOL_EPROTO, 0,
+         "-ERR unknown command 'INFO'\r\n"},
+        {"ROLE denied, INFO garbage", NOPERM_ROLE, POOL_EPROTO, 0, "role:what\r\n"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const handshake_case *k = &cases[i];
         fx_fake f;
-        fx_fake_step steps[] = {FX_READ, FX_READ, FX_SEND(k->reply, strlen(k->reply)), FX_HANG};
+        char info[512];
+        if (k->info == NULL || k->info[0] == '-')
+            snprintf(info, sizeof(info), "%s", k->info ? k->info : "");
+        else
+            snprintf(info, sizeof(info), "$%zu\r\n%s\r\n", strlen(k->info), k->info);
+        fx_fake_step steps[] = {FX_READ, FX_READ, FX_SEND(k->reply, strlen(k->reply)), FX_HANG,
+                                FX_HANG, FX_HANG};
+        size_t nsteps = 4;
+        if (k->info != NULL) {
+            steps[3] = (fx_fake_step)FX_READ;
+            steps[4] = (fx_fake_step)FX_SEND(info, strlen(info));
+            nsteps = 6;
+        }
         if (k->close_after)
-            steps[3] = (fx_fake_step)FX_CLOSE;
-        start_fake(&f, steps, 4);
+            steps[nsteps - 1] = (fx_fake_step)FX_CLOSE;
+        start_fake(&f, steps, nsteps);
         char addr[64];
         snprintf(addr, sizeof(addr), "127.0.0.1:%d", f.port);
         recorder rec;
