@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "proto/addr.h"
 #include "proto/lex.h"
 #include "sentinel_pool.h"
 
@@ -180,11 +181,70 @@ static int info_field(unsigned key, const char *val, size_t vlen, spool_role *o,
     }
 }
 
+/* "slave<N>", the key of one replica line of a master's INFO replication
+ * (not slave_repl_offset and its kin). */
+static int is_replica_key(const char *key, size_t klen)
+{
+    if (klen <= 5 || memcmp(key, "slave", 5) != 0)
+        return 0;
+    for (size_t i = 5; i < klen; i++)
+        if (key[i] < '0' || key[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* "ip=H,port=P,state=S,offset=O,lag=L": appended to o->listed when the
+ * state is online, as ROLE lists only online replicas (the first
+ * SPOOL_MAX_REPLICAS, as ROLE's parser keeps). 0 or POOL_EPROTO. */
+static int info_replica(const char *val, size_t vlen, spool_role *o)
+{
+    char host[SPOOL_HOST_MAX];
+    int port = 0, have_host = 0, online = -1;
+    long long off = -1;
+    const char *p = val, *end = val + vlen;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *fe = comma != NULL ? comma : end;
+        const char *eq = memchr(p, '=', (size_t)(fe - p));
+        if (eq == NULL)
+            return POOL_EPROTO;
+        size_t klen = (size_t)(eq - p), flen = (size_t)(fe - eq - 1);
+        const char *f = eq + 1;
+        if (spool_mem_is(p, klen, "ip")) {
+            if (have_host || spool_host_copy(f, flen, host) != 0)
+                return POOL_EPROTO;
+            have_host = 1;
+        } else if (spool_mem_is(p, klen, "port")) {
+            if (port != 0 || (port = spool_port_parse(f, flen)) < 1)
+                return POOL_EPROTO;
+        } else if (spool_mem_is(p, klen, "state")) {
+            if (online >= 0 || flen == 0 || !spool_printable(f, flen, 0))
+                return POOL_EPROTO;
+            online = spool_mem_is(f, flen, "online");
+        } else if (spool_mem_is(p, klen, "offset")) {
+            if (off >= 0 || spool_ll_parse(f, flen, &off) != 0 || off < 0)
+                return POOL_EPROTO;
+        }
+        p = comma != NULL ? comma + 1 : end;
+    }
+    if (!have_host || port < 1 || online < 0 || off < 0)
+        return POOL_EPROTO;
+    if (online && o->nlisted < SPOOL_MAX_REPLICAS) {
+        memcpy(o->listed[o->nlisted].addr.host, host, sizeof(host));
+        o->listed[o->nlisted].addr.port = port;
+        o->listed[o->nlisted].offset = off;
+        o->nlisted++;
+    }
+    return 0;
+}
+
 /* One "key:value" line. Returns 0, or POOL_EPROTO for a known key with a bad
  * value or seen twice (a reply that says two things is not trusted). */
 static int info_line(const char *key, size_t klen, const char *val, size_t vlen, spool_role *o,
                      unsigned *seen, long long *slave_off, long long *master_off)
 {
+    if (is_replica_key(key, klen))
+        return info_replica(val, vlen, o);
     unsigned bit = spool_word_bit_of(info_keys, sizeof info_keys / sizeof info_keys[0], key, klen);
     if (bit == 0)
         return 0; /* the many fields we do not need */
@@ -232,6 +292,7 @@ int spool_role_parse_info(const char *text, size_t len, spool_role *out)
             return POOL_EPROTO;
         o.offset = slave_off;
         o.connected_replicas = 0;
+        o.nlisted = 0; /* its own replicas (chained): ROLE does not list them */
     }
     *out = o;
     return 0;

@@ -35,7 +35,9 @@ typedef struct spool_role {
  * "slave"/"replica"; strict on types and bounds. 0 or POOL_EPROTO. */
 int spool_role_parse(const redisReply *r, spool_role *out);
 
-/* Parse the text of INFO replication (fallback when ROLE is denied by ACL). */
+/* Parse the text of INFO replication (fallback when ROLE is denied by ACL):
+ * the same answer, a master's slave<N> lines giving listed (online ones
+ * only, as ROLE). */
 int spool_role_parse_info(const char *text, size_t len, spool_role *out);
 
 #endif

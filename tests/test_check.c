@@ -140,6 +140,34 @@ static void test_report_names_every_node(void **state)
     assert_non_null(strstr(o.text, "NOTE: the deployment announces IP addresses"));
 }
 
+/* As an ACL user that may not run ROLE: the tool reads each node as the
+ * pool does (INFO replication instead), so the roles are still right. */
+static void test_report_without_role(void **state)
+{
+    (void)state;
+    for (int i = 0; i < topo.n_data; i++) {
+        redisReply *r = fx_cmd(&topo.data[i], "ACL SETUSER norole on >nrpw ~* &* +@all -role");
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+    }
+    char tls[1024];
+    assert_true(tls_args(tls, sizeof(tls)) >= 0);
+    run_out o;
+    run_tool(&o, "--sentinels %s --master-name %s --user norole --password nrpw %s", sentinels,
+             topo.master_name, tls);
+    for (int i = 0; i < topo.n_data; i++) {
+        redisReply *r = fx_cmd(&topo.data[i], "ACL DELUSER norole");
+        if (r != NULL)
+            freeReplyObject(r);
+    }
+    assert_int_equal(o.status, 0);
+    int m = fx_topology_master_index(&topo);
+    assert_true(m >= 0);
+    for (int i = 0; i < topo.n_data; i++)
+        assert_true(row_says(&o, topo.data[i].port, i == m ? "master" : "replica"));
+}
+
 /* SENTINEL SET <name> key value on s; 0 on +OK. */
 static int sentinel_set(const fx_node *s, const char *key, long long value)
 {
@@ -538,6 +566,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_names_every_node),
+        cmocka_unit_test(test_report_without_role),
         cmocka_unit_test(test_failover_timings),
         cmocka_unit_test(test_tls_mismatch_hint),
         cmocka_unit_test(test_writable_replica),

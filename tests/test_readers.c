@@ -44,6 +44,7 @@ typedef struct {
     pool_read_fallback_t fallback;
     int leak_ms;
     int leaks_seen;
+    const char *username, *password; /* data nodes; NULL: none */
 } cfg_t;
 
 static void on_event(void *ud, const pool_event_t *ev)
@@ -72,6 +73,8 @@ static pool_t *make_pool_on(const fx_topology *t, const char *sentinel_list, cfg
     o.max_replica_lag_bytes = c->max_lag;
     o.read_fallback = c->fallback;
     o.leak_threshold_ms = c->leak_ms;
+    o.username = c->username;
+    o.password = c->password;
     o.event_fn = on_event;
     o.event_userdata = c;
     o.log_fn = on_log;
@@ -205,6 +208,50 @@ static void test_reads_spread_over_replicas(void **state)
     pool_put(p, a);
     pool_put(p, b);
     pool_destroy(p);
+}
+
+/* An ACL user that may not run ROLE: the pool learns the master's replicas
+ * and their offsets from INFO replication instead, and reads still spread
+ * over both replicas. */
+static void test_reads_without_role(void **state)
+{
+    (void)state;
+    assert_int_equal(fx_wait_replicas_synced(&topo, 20000), 0);
+    for (int i = 0; i < topo.n_data; i++) {
+        redisReply *r = fx_cmd(&topo.data[i], "ACL SETUSER norole on >nrpw ~* &* +@all -role");
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+    }
+    cfg_t c = {.spread = POOL_SPREAD_ROUND_ROBIN, .username = "norole", .password = "nrpw"};
+    pool_t *p = make_pool(&c);
+    wait_replicas(p, 2, 15000);
+    int m = fx_topology_master_index(&topo);
+    int per[3] = {0, 0, 0};
+    for (int i = 0; i < 10; i++) {
+        redisContext *r = NULL;
+        assert_rc(0, pool_get_reader(p, &r));
+        int idx = node_of_port(&topo, r->tcp.port);
+        assert_true(idx >= 0);
+        per[idx]++;
+        redisReply *x = redisCommand(r, "INFO replication"); /* ROLE is denied */
+        assert_non_null(x);
+        assert_non_null(strstr(x->str, "role:slave"));
+        freeReplyObject(x);
+        pool_put(p, r);
+    }
+    printf("# as a user without ROLE: node0 %d, node1 %d, node2 %d (master is node%d)\n", per[0],
+           per[1], per[2], m);
+    assert_int_equal(per[m], 0);
+    for (int i = 0; i < 3; i++)
+        if (i != m)
+            assert_true(per[i] > 0);
+    pool_destroy(p);
+    for (int i = 0; i < topo.n_data; i++) {
+        redisReply *r = fx_cmd(&topo.data[i], "ACL DELUSER norole");
+        if (r != NULL)
+            freeReplyObject(r);
+    }
 }
 
 /* Lag alone, not a dead replica: on a topology whose sentinels wait 20 s
@@ -424,6 +471,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_spread_over_replicas),
+        cmocka_unit_test(test_reads_without_role),
         cmocka_unit_test(test_lagging_replica_skipped),
         cmocka_unit_test(test_dead_replica_skipped_and_fallback),
         cmocka_unit_test(test_promoted_node_not_a_reader),

@@ -338,12 +338,96 @@ static void test_role_parse_info(void **state)
     free(b.p);
 }
 
+/* A master's INFO lists its replicas as slave<N> lines: the same list ROLE
+ * gives (online ones, with the offset each acknowledged), so that an ACL
+ * user without ROLE gets replica reads and lag too. */
+static void test_role_parse_info_replicas(void **state)
+{
+    (void)state;
+    spool_role o;
+    assert_int_equal(spool_role_parse_info(S(INFO_MASTER), &o), 0);
+    assert_int_equal(o.nlisted, 2);
+    assert_string_equal(o.listed[0].addr.host, "127.0.0.1");
+    assert_int_equal(o.listed[0].addr.port, 6380);
+    assert_int_equal(o.listed[0].offset, 1234);
+    assert_int_equal(o.listed[1].addr.port, 6381);
+
+#define M "role:master\r\nmaster_repl_offset:50\r\n"
+    static const struct {
+        const char *s;
+        size_t len;
+        int want;
+        int nlisted;
+        const char *host; /* of the first listed */
+        int port;
+        long long offset;
+    } t[] = {
+        {S(M "slave0:ip=10.0.0.7,port=6379,state=online,offset=42,lag=0\r\n"), 0, 1, "10.0.0.7",
+         6379, 42},
+        /* as ROLE: a replica still syncing is not listed */
+        {S(M "slave0:ip=10.0.0.7,port=6379,state=wait_bgsave,offset=0,lag=0\r\n"
+             "slave1:ip=10.0.0.8,port=6379,state=online,offset=7,lag=1\r\n"),
+         0, 1, "10.0.0.8", 6379, 7},
+        {S(M "slave0:ip=redis-1.redis-headless.svc,port=6379,state=online,offset=1,lag=0\r\n"), 0,
+         1, "redis-1.redis-headless.svc", 6379, 1},
+        {S(M "slave0:ip=::1,port=6380,state=online,offset=1,lag=0\r\n"), 0, 1, "::1", 6380, 1},
+        {S(M "slave0:port=6380,state=online,lag=0,offset=3,ip=h\r\n"), 0, 1, "h", 6380, 3},
+        {S(M "slave_priority:100\r\nslave_read_only:1\r\n"), 0, 0, NULL, 0, 0},
+        /* bad */
+        {S(M "slave0:port=6379,state=online,offset=1\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=a,state=online,offset=1\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=a,port=1,offset=1\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=a,port=1,state=online\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=a,port=0,state=online,offset=1\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=a,port=1,state=online,offset=-1\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=a,port=1,state=online,offset=x\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=a b,port=1,state=online,offset=1\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=,port=1,state=online,offset=1\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=a,ip=b,port=1,state=online,offset=1\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=a,port=1,state=,offset=1\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:ip=a,port=1,state=online,offset=1,junk\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+        {S(M "slave0:\r\n"), POOL_EPROTO, 0, NULL, 0, 0},
+    };
+#undef M
+    for (size_t i = 0; i < N_(t); i++) {
+        int rc = spool_role_parse_info(t[i].s, t[i].len, &o);
+        ROW_RC(i, t[i].s, rc, t[i].want);
+        if (rc != 0)
+            continue;
+        assert_int_equal(o.nlisted, t[i].nlisted);
+        if (t[i].nlisted > 0) {
+            assert_string_equal(o.listed[0].addr.host, t[i].host);
+            assert_int_equal(o.listed[0].addr.port, t[i].port);
+            assert_int_equal(o.listed[0].offset, t[i].offset);
+        }
+    }
+
+    /* Many replicas: the first SPOOL_MAX_REPLICAS online ones, in order. */
+    buf b = {0};
+    b_str(&b, "role:master\r\n");
+    for (int i = 0; i < 100; i++)
+        b_fmt(&b, "slave%d:ip=10.0.0.1,port=%d,state=online,offset=9,lag=0\r\n", i, 7000 + i);
+    assert_int_equal(spool_role_parse_info(b.p, b.len, &o), 0);
+    assert_int_equal(o.nlisted, SPOOL_MAX_REPLICAS);
+    assert_int_equal(o.listed[SPOOL_MAX_REPLICAS - 1].addr.port, 7000 + SPOOL_MAX_REPLICAS - 1);
+    /* A replica's own replicas (chained replication): ROLE does not list
+     * them, and neither does this. */
+    b.len = 0;
+    b_str(&b, INFO_REPLICA_HEAD "master_link_status:up\r\n"
+              "slave0:ip=10.0.0.9,port=6379,state=online,offset=1,lag=0\r\n");
+    assert_int_equal(spool_role_parse_info(b.p, b.len, &o), 0);
+    assert_int_equal(o.kind, SPOOL_ROLE_REPLICA);
+    assert_int_equal(o.nlisted, 0);
+    free(b.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_role_parse),
         cmocka_unit_test(test_role_parse_hostile),
         cmocka_unit_test(test_role_parse_info),
+        cmocka_unit_test(test_role_parse_info_replicas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

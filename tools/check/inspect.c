@@ -16,6 +16,7 @@
 #include "inspect.h"
 #include "proto/addr.h"
 #include "net/net.h"
+#include "net/probe.h"
 #include "proto/role.h"
 #include "net/tls.h"
 #include "proto/sentinel_parse.h"
@@ -301,14 +302,11 @@ static void ask_node(ck_run *r, ck_node *n)
     snprintf(n->min_replicas, sizeof(n->min_replicas), "?");
     if (n->rc != 0)
         return;
-    const char *argv[] = {"ROLE"};
-    redisReply *rep = NULL;
-    n->rc = spool_command(c, spool_deadline_ms(r->timeout_ms), -1, &rep, 1, argv);
+    /* The pool's own probe: ROLE, or INFO replication for an ACL user
+     * without ROLE, so the report reads a node as the pool would. */
+    int denied = 0;
+    n->rc = spool_probe_on(c, spool_deadline_ms(r->timeout_ms), -1, 0, &n->role, &denied);
     tls_hint(r, 0, c, n->rc, n->tls_hint, sizeof(n->tls_hint));
-    if (n->rc == 0) {
-        n->rc = rep->type == REDIS_REPLY_ERROR ? POOL_EAUTH : spool_role_parse(rep, &n->role);
-        freeReplyObject(rep);
-    }
     if (n->rc == 0) {
         config_get(c, r->timeout_ms, "replica-read-only", n->read_only, sizeof(n->read_only));
         config_get(c, r->timeout_ms, "min-replicas-to-write", n->min_replicas,
