@@ -23,6 +23,7 @@
 #include "sentinel_pool.h"
 
 #define CK_MAX_WARNINGS 64
+#define CK_LINE_MAX 1024
 
 typedef struct ck_sentinel {
     spool_addr addr;
@@ -62,9 +63,10 @@ typedef struct ck_run {
     int nn;
     spool_addr master; /* the majority's answer */
     int master_votes;
-    char warnings[CK_MAX_WARNINGS][256];
+    /* A line names up to three nodes of up to 255-byte hostnames. */
+    char warnings[CK_MAX_WARNINGS][CK_LINE_MAX];
     int nw;
-    char notes[8][256]; /* worth knowing, not a misconfiguration: no effect on the exit */
+    char notes[8][CK_LINE_MAX]; /* worth knowing, not a misconfiguration: no effect on the exit */
     int nnotes;
 } ck_run;
 
@@ -520,10 +522,10 @@ typedef struct ck_names {
 
 static void name_seen(ck_names *k, const char *what, const char *host, int port, int count)
 {
-    char buf[SPOOL_HOST_MAX + 8];
+    char buf[SPOOL_HOST_MAX + 8], ip[SPOOL_HOST_MAX];
     if (count <= 0 || host[0] == '\0')
         return;
-    int numeric = spool_host_is_numeric(host);
+    int numeric = spool_host_ip_literal(host, ip, sizeof(ip)); /* fe80::1%eth0 is an address */
     char *ex = numeric ? k->a_number : k->a_name;
     if ((numeric ? k->numeric : k->named) == 0)
         snprintf(ex, sizeof(k->a_name), "%s %s", what,
