@@ -417,6 +417,18 @@ void fx_server_version(const fx_node *n, char *buf, size_t len)
     freeReplyObject(r);
 }
 
+long long fx_connections_received(const fx_node *n)
+{
+    char v[32];
+    long long count = -1;
+    redisReply *r = fx_cmd(n, "INFO stats");
+    if (r != NULL && r->type == REDIS_REPLY_STRING &&
+        info_field(r->str, "total_connections_received:", v, sizeof(v)) == 0)
+        count = atoll(v);
+    freeReplyObject(r);
+    return count;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Config files                                                             */
 /* ------------------------------------------------------------------------ */

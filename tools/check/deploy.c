@@ -243,6 +243,7 @@ int ck_failover_main(const ck_target *t, const spool_addr *sentinels, int ns,
     }
     h_phase(r, "deleting the writers' keys");
     delete_keys(r);
+    h_target_close(r);
     if (rc != 0) {
         h_monitor_stop(r);
         return 2;

@@ -205,6 +205,11 @@ typedef struct h_run {
     int n_nodes;
     h_addr sent[H_MAX_SENTINELS];
     int n_sent;
+    /* Deployment: the polls' connections, one per node and per sentinel,
+     * kept across polls so that a failover's waits do not open one per
+     * poll on the user's servers (target.c; the main thread's only). */
+    redisContext *poll_node[H_MAX_NODES];
+    redisContext *poll_sent[H_MAX_SENTINELS];
     char master_name[256];
     char key_prefix[128]; /* writers' keys: <prefix>cnt:<w>, <prefix>log:<w> */
     pool_t *pool; /* cleared under pool_mu before pool_destroy */
@@ -308,7 +313,8 @@ const char *h_sentinel_name(const h_run *r, int i, char *buf, size_t len);
 /* A logged-in connection to node i (timeout for connect and commands), or
  * NULL; quiet: say nothing when it fails. */
 redisContext *h_connect_node(h_run *r, int i, int timeout_ms, int quiet);
-/* ROLE of node i: 'm', 'r' or 0 (no answer). */
+/* ROLE of node i (INFO replication where an ACL denies ROLE): 'm', 'r' or
+ * 0 (no answer). */
 char h_role_of(h_run *r, int i);
 /* The master every answering sentinel names (a majority of them must
  * answer), as a node number; -1 while they disagree or name an unknown node. */
@@ -318,6 +324,8 @@ int h_wait_master_change(h_run *r, int old, int timeout_ms);
 /* Every replica the master lists has caught up with the master's offset as
  * it was when the wait began, and every known node is listed. 0 or -1. */
 int h_wait_synced(h_run *r, int timeout_ms);
+/* Close the polls' kept connections (a deployment's; none otherwise). */
+void h_target_close(h_run *r);
 /* SENTINEL FAILOVER through sentinel si. 0, or -1 with why (len bytes). */
 int h_sentinel_failover(h_run *r, int si, char *why, size_t len);
 /* The sentinel watch's connection to sentinel si (snapshot: the fixture's

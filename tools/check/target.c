@@ -11,6 +11,7 @@
 #include "deploy.h"
 #include "harness.h"
 #include "net/net.h"
+#include "net/probe.h"
 #include "proto/role.h"
 #include "proto/sentinel_parse.h"
 
@@ -91,20 +92,58 @@ redisContext *h_connect_node(h_run *r, int i, int timeout_ms, int quiet)
     return deploy_connect(r, &r->node[i], 0, quiet);
 }
 
+/* A deployment's poll connection in *slot, opened when there is none. */
+static redisContext *kept(h_run *r, redisContext **slot, const h_addr *a, int sentinel)
+{
+    if (*slot == NULL)
+        *slot = deploy_connect(r, a, sentinel, 1);
+    return *slot;
+}
+
+/* After any failure the connection may be out of step: the next poll opens
+ * a new one. */
+static void drop(redisContext **slot)
+{
+    redisFree(*slot);
+    *slot = NULL;
+}
+
+void h_target_close(h_run *r)
+{
+    for (int i = 0; i < H_MAX_NODES; i++)
+        drop(&r->poll_node[i]);
+    for (int i = 0; i < H_MAX_SENTINELS; i++)
+        drop(&r->poll_sent[i]);
+}
+
+/* What node i says it is, asked as the pool asks (ROLE, or INFO
+ * replication for a user an ACL denies ROLE); 0 when it cannot be asked.
+ * A deployment's node keeps its poll connection; the fixture's nodes are
+ * local and get a new one each time. */
+static int probe_node(h_run *r, int i, int timeout_ms, spool_role *out)
+{
+    if (i < 0 || i >= r->n_nodes)
+        return -1;
+    int keep = r->deploy != NULL;
+    redisContext *c = keep ? kept(r, &r->poll_node[i], &r->node[i], 0)
+                           : h_connect_node(r, i, timeout_ms, 1);
+    if (c == NULL)
+        return -1;
+    int denied = 0;
+    int rc = spool_probe_on(c, spool_deadline_ms(timeout_ms), -1, 0, out, &denied);
+    if (!keep)
+        redisFree(c);
+    else if (rc != 0)
+        drop(&r->poll_node[i]);
+    return rc == 0 ? 0 : -1;
+}
+
 char h_role_of(h_run *r, int i)
 {
-    redisContext *c = h_connect_node(r, i, 500, 1);
-    if (c == NULL)
-        return 0;
-    char role = 0;
-    redisReply *rep = redisCommand(c, "ROLE");
     spool_role parsed;
-    if (rep != NULL && spool_role_parse(rep, &parsed) == 0)
-        role = parsed.kind == SPOOL_ROLE_MASTER ? 'm' : parsed.kind == SPOOL_ROLE_REPLICA ? 'r' : 0;
-    if (rep != NULL)
-        freeReplyObject(rep);
-    redisFree(c);
-    return role;
+    if (probe_node(r, i, 500, &parsed) != 0)
+        return 0;
+    return parsed.kind == SPOOL_ROLE_MASTER ? 'm' : parsed.kind == SPOOL_ROLE_REPLICA ? 'r' : 0;
 }
 
 /* Deployment: what every sentinel names; the node number when a majority
@@ -113,7 +152,7 @@ static int deploy_master_index(h_run *r)
 {
     int answered = 0, agreed = -2;
     for (int i = 0; i < r->n_sent; i++) {
-        redisContext *c = deploy_connect(r, &r->sent[i], 1, 1);
+        redisContext *c = kept(r, &r->poll_sent[i], &r->sent[i], 1);
         if (c == NULL)
             continue;
         redisReply *rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", r->master_name);
@@ -126,9 +165,10 @@ static int deploy_master_index(h_run *r)
             else if (agreed != idx)
                 agreed = -1;
         }
+        if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
+            drop(&r->poll_sent[i]);
         if (rep != NULL)
             freeReplyObject(rep);
-        redisFree(c);
     }
     return answered > r->n_sent / 2 && agreed >= 0 ? agreed : -1;
 }
@@ -156,16 +196,8 @@ int h_wait_master_change(h_run *r, int old, int timeout_ms)
  * past the offset the master had when the wait began (writers go on). */
 static int deploy_synced(h_run *r, int mi, long long *target)
 {
-    redisContext *c = h_connect_node(r, mi, 1000, 1);
-    if (c == NULL)
-        return 0;
-    redisReply *rep = redisCommand(c, "ROLE");
     spool_role role;
-    int ok = rep != NULL && spool_role_parse(rep, &role) == 0 && role.kind == SPOOL_ROLE_MASTER;
-    if (rep != NULL)
-        freeReplyObject(rep);
-    redisFree(c);
-    if (!ok)
+    if (probe_node(r, mi, 1000, &role) != 0 || role.kind != SPOOL_ROLE_MASTER)
         return 0;
     if (*target < 0)
         *target = role.offset;
