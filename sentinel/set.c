@@ -259,9 +259,10 @@ static void refresh_snapshot(sp_set *s)
 }
 
 /* Hand the step's result to a pool_create() waiting for it. A result that
- * ends that wait also ends the watch's own retries: the creator is about to
- * let go, and a retry racing it would be one more connection to a sentinel
- * it gave up on. */
+ * ends that wait also ends the watch's own retries and takes it out of the
+ * next snapshot (the safety poll asks for every watch in it): the creator
+ * is about to let go, and a step racing it would be one more connection to
+ * a sentinel it gave up on. */
 static void report_result(sp_set *s, sp_watch *w, int rc)
 {
     pthread_mutex_lock(&s->mu);
@@ -270,8 +271,10 @@ static void report_result(sp_set *s, sp_watch *w, int rc)
     if (rc == 0)
         atomic_store(&s->subscribing, 1);
     int ends_wait = rc != 0 && (rc != POOL_ENOTMASTER || w->attempts >= START_ATTEMPTS);
-    if (w->starting && ends_wait)
+    if (w->starting && ends_wait) {
         w->next_resolve = INT64_MAX;
+        w->leaving = 1;
+    }
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }

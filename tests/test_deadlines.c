@@ -244,6 +244,10 @@ static int sentinel_create(const char *sentinels, int timeout_ms, int lazy, pool
     o.master_name = "mymaster";
     o.sentinels = sentinels;
     o.sentinel_timeout_ms = timeout_ms;
+    /* The safety poll is due at once after a step that timed out: a
+     * create that gave up must not be followed by one more step (and one
+     * more connection) before it stops the watch. */
+    o.sentinel_poll_ms = 10;
     o.lazy_start = lazy;
     o.checkout_timeout_ms = 1000;
     *p = (pool_t *)0x1;
