@@ -270,6 +270,8 @@ int fx_set_nonblocking(redisContext *c);
 /* "Redis 7.0.15" or "Valkey 8.1.1": what n runs, from INFO server ("?" when
  * it does not answer). */
 void fx_server_version(const fx_node *n, char *buf, size_t len);
+/* The same from the text of INFO server (NULL: none); 0, or -1 with "?". */
+int fx_server_version_text(const char *info, char *buf, size_t len);
 /* Connections n has accepted so far (INFO stats total_connections_received;
  * this call's own included); -1 when it does not answer. */
 long long fx_connections_received(const fx_node *n);

@@ -402,18 +402,25 @@ static int info_field(const char *info, const char *field, char *buf, size_t len
     return 0;
 }
 
-void fx_server_version(const fx_node *n, char *buf, size_t len)
+int fx_server_version_text(const char *info, char *buf, size_t len)
 {
     char v[64];
-    snprintf(buf, len, "?");
-    redisReply *r = fx_cmd(n, "INFO server");
-    if (r != NULL && r->type == REDIS_REPLY_STRING) {
-        /* Valkey also reports redis_version (7.2.4, for clients that check). */
-        if (info_field(r->str, "valkey_version:", v, sizeof(v)) == 0)
-            snprintf(buf, len, "Valkey %s", v);
-        else if (info_field(r->str, "redis_version:", v, sizeof(v)) == 0)
-            snprintf(buf, len, "Redis %s", v);
+    /* Valkey also reports redis_version (7.2.4, for clients that check). */
+    if (info != NULL && info_field(info, "valkey_version:", v, sizeof(v)) == 0)
+        snprintf(buf, len, "Valkey %s", v);
+    else if (info != NULL && info_field(info, "redis_version:", v, sizeof(v)) == 0)
+        snprintf(buf, len, "Redis %s", v);
+    else {
+        snprintf(buf, len, "?");
+        return -1;
     }
+    return 0;
+}
+
+void fx_server_version(const fx_node *n, char *buf, size_t len)
+{
+    redisReply *r = fx_cmd(n, "INFO server");
+    fx_server_version_text(r != NULL && r->type == REDIS_REPLY_STRING ? r->str : NULL, buf, len);
     freeReplyObject(r);
 }
 

@@ -127,21 +127,11 @@ static void delete_keys(h_run *r)
 /* "Redis 7.0.15" / "Valkey 8.1.1" from the master's INFO server. */
 static void server_version(h_run *r)
 {
-    snprintf(r->server, sizeof(r->server), "server ?");
     redisContext *c = h_connect_node(r, 0, 0, 1);
     redisReply *rep = c != NULL ? redisCommand(c, "INFO server") : NULL;
-    if (rep != NULL && rep->type == REDIS_REPLY_STRING) {
-        const char *v = strstr(rep->str, "valkey_version:");
-        const char *name = "Valkey";
-        if (v == NULL) {
-            v = strstr(rep->str, "redis_version:");
-            name = "Redis";
-        }
-        if (v != NULL) {
-            v = strchr(v, ':') + 1;
-            snprintf(r->server, sizeof(r->server), "%s %.*s", name, (int)strcspn(v, "\r\n"), v);
-        }
-    }
+    if (fx_server_version_text(rep != NULL && rep->type == REDIS_REPLY_STRING ? rep->str : NULL,
+                               r->server, sizeof(r->server)) != 0)
+        snprintf(r->server, sizeof(r->server), "server ?");
     if (rep != NULL)
         freeReplyObject(rep);
     redisFree(c);
