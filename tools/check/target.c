@@ -116,24 +116,33 @@ void h_target_close(h_run *r)
         drop(&r->poll_sent[i]);
 }
 
-/* What node i says it is, asked as the pool asks (ROLE, or INFO
- * replication for a user an ACL denies ROLE); 0 when it cannot be asked.
- * A deployment's node keeps its poll connection; the fixture's nodes are
- * local and get a new one each time. */
+/* What node i says it is; 0, or -1 when it cannot be asked. A deployment's
+ * node is asked as the pool asks (ROLE, or INFO replication for a user an
+ * ACL denies ROLE) on its kept poll connection, which the library opened.
+ * The fixture's nodes are local, its user may run ROLE, and its
+ * connections are hiredis' own (over TLS too), which the library's round
+ * trip does not drive: ROLE through hiredis, a new connection each time. */
 static int probe_node(h_run *r, int i, int timeout_ms, spool_role *out)
 {
     if (i < 0 || i >= r->n_nodes)
         return -1;
-    int keep = r->deploy != NULL;
-    redisContext *c = keep ? kept(r, &r->poll_node[i], &r->node[i], 0)
-                           : h_connect_node(r, i, timeout_ms, 1);
+    if (r->deploy == NULL) {
+        redisContext *c = h_connect_node(r, i, timeout_ms, 1);
+        if (c == NULL)
+            return -1;
+        redisReply *rep = redisCommand(c, "ROLE");
+        int rc = rep != NULL ? spool_role_parse(rep, out) : -1;
+        if (rep != NULL)
+            freeReplyObject(rep);
+        redisFree(c);
+        return rc == 0 ? 0 : -1;
+    }
+    redisContext *c = kept(r, &r->poll_node[i], &r->node[i], 0);
     if (c == NULL)
         return -1;
     int denied = 0;
     int rc = spool_probe_on(c, spool_deadline_ms(timeout_ms), -1, 0, out, &denied);
-    if (!keep)
-        redisFree(c);
-    else if (rc != 0)
+    if (rc != 0)
         drop(&r->poll_node[i]);
     return rc == 0 ? 0 : -1;
 }
