@@ -1,6 +1,9 @@
 /* Network boundary: connect and round trips that end by one overall deadline
  * however the server dribbles its bytes, with SIGPIPE blocked on our writes.
- * hiredis' own errors are mapped to POOL_E* codes here and only here. */
+ * hiredis' own errors are mapped to POOL_E* codes here and only here.
+ * The sends and reads below drive contexts that spool_connect() made: its
+ * TLS layer (net/tls.c) is what they write through, so a context whose TLS
+ * hiredis_ssl set up by itself would get plaintext. */
 #ifndef SPOOL_NET_H
 #define SPOOL_NET_H
 
