@@ -17,6 +17,16 @@ static void check(int rc, const spool_role *o)
                     strlen(o->link_state) >= sizeof o->link_state ||
                     (o->kind == SPOOL_ROLE_REPLICA && (o->master_port < 1 || o->master_port > 65535))))
         __builtin_trap();
+    /* The replicas a master lists (ROLE, or INFO's slave<N> lines). */
+    if (rc == 0 && (o->nlisted < 0 || o->nlisted > SPOOL_MAX_REPLICAS ||
+                    (o->kind != SPOOL_ROLE_MASTER && o->nlisted != 0)))
+        __builtin_trap();
+    for (int i = 0; rc == 0 && i < o->nlisted; i++)
+        if (o->listed[i].addr.host[0] == '\0' ||
+            strnlen(o->listed[i].addr.host, sizeof o->listed[i].addr.host) >=
+                sizeof o->listed[i].addr.host ||
+            o->listed[i].addr.port < 1 || o->listed[i].addr.port > 65535 || o->listed[i].offset < 0)
+            __builtin_trap();
 }
 
 static void one(const redisReply *r)
