@@ -96,11 +96,17 @@ static int writer_in_force(sp_watch *w, spool_addr *cur)
 
 /* ---- The verdict: switch, fence, or wait --------------------------------- */
 
+/* The master we left at the last switch, within LEFT_HOLD_MS of it. */
+static int just_left(const sp_watch *w, const spool_addr *node)
+{
+    return w->have_adopted && spool_now_ns() < w->left_until && spool_addr_equal(node, &w->left);
+}
+
 /* Going back to the node we just left is allowed only once the node we
  * moved to says it is no longer master (a failover that was reversed). */
 static int would_go_back(sp_watch *w, const spool_addr *node)
 {
-    if (!w->have_adopted || spool_now_ns() >= w->left_until || !spool_addr_equal(node, &w->left))
+    if (!just_left(w, node))
         return 0;
     spool_role role;
     if (w->probe(w, &w->adopted, spool_deadline_ms(w->timeout_ms), &role) != 0)
@@ -300,13 +306,16 @@ int sp_watch_need_more(sp_watch *w)
 }
 
 /* Outvote: the sentinels that named a node other than the winner that is
- * no successor of it, while more of them named the winner. */
+ * no successor of it, while more of them named the winner. Not one that
+ * names the master we just left: it has not seen the failover yet, and
+ * that node stays master (no replica of the winner) for seconds after a
+ * graceful one on Redis 7.0. Behind, not of another deployment. */
 static void report_dissenters(sp_watch *w, const spool_addr *winner, int votes)
 {
     for (int i = 0; i < w->set->nsentinels; i++) {
         sp_view *v = &w->views[i];
         if (v->step != w->step || spool_addr_equal(&v->answer, winner) ||
-            listed_replica(w, &v->answer))
+            listed_replica(w, &v->answer) || just_left(w, &v->answer))
             continue;
         int theirs = 0;
         for (int j = 0; j < w->set->nsentinels; j++)
