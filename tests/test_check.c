@@ -145,22 +145,13 @@ static void test_report_names_every_node(void **state)
 static void test_report_without_role(void **state)
 {
     (void)state;
-    for (int i = 0; i < topo.n_data; i++) {
-        redisReply *r = fx_cmd(&topo.data[i], "ACL SETUSER norole on >nrpw ~* &* +@all -role");
-        assert_non_null(r);
-        assert_int_equal(r->type, REDIS_REPLY_STATUS);
-        freeReplyObject(r);
-    }
+    assert_int_equal(fx_data_cmd(&topo, "ACL SETUSER norole on >nrpw ~* &* +@all -role"), 0);
     char tls[1024];
     assert_true(tls_args(tls, sizeof(tls)) >= 0);
     run_out o;
     run_tool(&o, "--sentinels %s --master-name %s --user norole --password nrpw %s", sentinels,
              topo.master_name, tls);
-    for (int i = 0; i < topo.n_data; i++) {
-        redisReply *r = fx_cmd(&topo.data[i], "ACL DELUSER norole");
-        if (r != NULL)
-            freeReplyObject(r);
-    }
+    (void)fx_data_cmd(&topo, "ACL DELUSER norole");
     assert_int_equal(o.status, 0);
     int m = fx_topology_master_index(&topo);
     assert_true(m >= 0);

@@ -427,6 +427,10 @@ int fx_wait_master_change(fx_topology *t, int old_index, int timeout_ms);
  * reachable sentinel sees them (link ok, not down) and the other reachable
  * sentinels. Needed before a second failover. 0 or -1. */
 int fx_wait_replicas_synced(fx_topology *t, int timeout_ms);
+/* One command (fx_cmd's format) on every data node of t, for settings Redis
+ * does not replicate (ACL users, CONFIG SET). 0 when each answered without
+ * an error, else -1 (the others still ran it). */
+int fx_data_cmd(const fx_topology *t, const char *fmt, ...);
 /* "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3" (each sentinel's host); -1 if
  * it does not fit. */
 int fx_sentinels_string(const fx_topology *t, char *buf, size_t len);

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,6 +505,20 @@ static int sentinels_string(const fx_topology *t, char *buf, size_t len, int nam
         used += (size_t)w;
     }
     return 0;
+}
+
+int fx_data_cmd(const fx_topology *t, const char *fmt, ...)
+{
+    int bad = 0;
+    for (int i = 0; i < t->n_data; i++) {
+        va_list ap;
+        va_start(ap, fmt);
+        redisReply *r = fxi_vcmd(&t->data[i], 2000, 0, fmt, ap);
+        va_end(ap);
+        bad |= r == NULL || r->type == REDIS_REPLY_ERROR;
+        freeReplyObject(r);
+    }
+    return bad ? -1 : 0;
 }
 
 int fx_sentinels_string(const fx_topology *t, char *buf, size_t len)
